@@ -1,0 +1,686 @@
+//! The SQLite catalog: libraries, files, per-content metadata, embeddings and the index log.
+//!
+//! The catalog is the source of truth. The HNSW index is a derived structure that can always be
+//! rebuilt from the `embeddings` table without re-embedding any photo (see [`crate::vindex`]).
+//!
+//! Crash safety: WAL journal, every batch of results is one transaction, and each change that
+//! affects the HNSW index appends to `index_log` *in the same transaction*. An index file records
+//! the last log sequence number it contains; on open, later log entries are replayed. So a
+//! `kill -9` at any moment loses at most the batch in flight and never leaves catalog and index
+//! disagreeing.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::error::Result;
+
+/// blake3 digest of a file's bytes (32 bytes).
+pub type ContentHash = [u8; 32];
+
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS libraries(
+    id INTEGER PRIMARY KEY,
+    path TEXT NOT NULL UNIQUE,
+    added_at INTEGER NOT NULL
+);
+-- One row per distinct file content (blake3 of the bytes).
+CREATE TABLE IF NOT EXISTS contents(
+    hash BLOB PRIMARY KEY,
+    format TEXT NOT NULL,
+    width INTEGER NOT NULL,      -- pixels, after EXIF orientation
+    height INTEGER NOT NULL,
+    phash BLOB,                  -- perceptual hash (image_hasher), for the duplicate finder
+    taken_at TEXT                -- EXIF DateTimeOriginal, as written by the camera
+) WITHOUT ROWID;
+-- One row per path. `id` is the key of the photo in every HNSW index.
+CREATE TABLE IF NOT EXISTS files(
+    id INTEGER PRIMARY KEY,
+    library_id INTEGER NOT NULL REFERENCES libraries(id) ON DELETE CASCADE,
+    path TEXT NOT NULL UNIQUE,
+    size INTEGER NOT NULL,       -- bytes
+    mtime_ns INTEGER NOT NULL,   -- modification time, ns since the Unix epoch
+    hash BLOB,                   -- NULL when the file could not be read
+    status INTEGER NOT NULL,     -- 0 ok, 1 failed, 2 unsupported
+    reason TEXT,                 -- why it failed / is unsupported
+    updated_at INTEGER NOT NULL  -- s since the Unix epoch
+);
+CREATE INDEX IF NOT EXISTS files_hash ON files(hash);
+CREATE INDEX IF NOT EXISTS files_library ON files(library_id);
+-- Descriptors, per model and content: f16 little-endian, L2-normalised.
+CREATE TABLE IF NOT EXISTS embeddings(
+    model TEXT NOT NULL,
+    hash BLOB NOT NULL,
+    vector BLOB NOT NULL,
+    PRIMARY KEY(model, hash)
+) WITHOUT ROWID;
+-- Changes to the set of indexed files, replayed into HNSW indexes that are behind.
+CREATE TABLE IF NOT EXISTS index_log(
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    op INTEGER NOT NULL,         -- 0 upsert, 1 remove
+    key INTEGER NOT NULL,        -- files.id
+    model TEXT                   -- NULL: concerns every model's index
+);
+";
+
+/// What became of a file the last time it was looked at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FileStatus {
+    /// Decoded; it has an embedding for every model it was indexed with.
+    Ok,
+    /// Could not be read or decoded (corrupt, truncated, too large, vanished while reading).
+    Failed,
+    /// A format Likeness does not decode (e.g. HEIC, AVIF, JPEG XL, PSD).
+    Unsupported,
+}
+
+impl FileStatus {
+    fn to_i64(self) -> i64 {
+        match self {
+            FileStatus::Ok => 0,
+            FileStatus::Failed => 1,
+            FileStatus::Unsupported => 2,
+        }
+    }
+    fn from_i64(v: i64) -> Self {
+        match v {
+            0 => FileStatus::Ok,
+            2 => FileStatus::Unsupported,
+            _ => FileStatus::Failed,
+        }
+    }
+}
+
+/// A photo folder the user added.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Library {
+    /// Row id.
+    pub id: i64,
+    /// Absolute, canonical path.
+    pub path: PathBuf,
+}
+
+/// One row of `files`.
+#[derive(Debug, Clone)]
+pub struct FileRow {
+    /// Row id, also the key of the photo in the HNSW index.
+    pub id: i64,
+    /// Library the file belongs to.
+    pub library_id: i64,
+    /// Absolute path.
+    pub path: PathBuf,
+    /// Size in bytes when last seen.
+    pub size: u64,
+    /// Modification time when last seen, ns since the Unix epoch.
+    pub mtime_ns: i64,
+    /// blake3 of the bytes, `None` if they could not be read.
+    pub hash: Option<ContentHash>,
+    /// Outcome of the last attempt.
+    pub status: FileStatus,
+    /// Reason for `Failed` / `Unsupported`.
+    pub reason: Option<String>,
+}
+
+/// Per-content metadata gathered while decoding.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ContentMeta {
+    /// Container format, e.g. `jpeg`.
+    pub format: String,
+    /// Width in pixels after EXIF orientation.
+    pub width: u32,
+    /// Height in pixels after EXIF orientation.
+    pub height: u32,
+    /// Perceptual hash bytes (image_hasher, 64-bit gradient hash).
+    pub phash: Option<Vec<u8>>,
+    /// EXIF DateTimeOriginal (`YYYY:MM:DD HH:MM:SS`).
+    pub taken_at: Option<String>,
+}
+
+/// Counts of files by status.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct Counts {
+    /// Files decoded successfully.
+    pub ok: u64,
+    /// Files that failed.
+    pub failed: u64,
+    /// Files in formats Likeness does not decode.
+    pub unsupported: u64,
+}
+
+/// A change to the set of indexed photos, as recorded in `index_log`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogOp {
+    /// (Re)insert the key with its current vector.
+    Upsert,
+    /// Remove the key.
+    Remove,
+}
+
+/// The catalog database.
+pub struct Catalog {
+    conn: Connection,
+    path: PathBuf,
+}
+
+/// Seconds since the Unix epoch.
+pub(crate) fn now_s() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+fn path_str(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+fn hash_from(blob: Option<Vec<u8>>) -> Option<ContentHash> {
+    blob.and_then(|b| b.try_into().ok())
+}
+
+fn row_to_file(r: &rusqlite::Row<'_>) -> rusqlite::Result<FileRow> {
+    Ok(FileRow {
+        id: r.get(0)?,
+        library_id: r.get(1)?,
+        path: PathBuf::from(r.get::<_, String>(2)?),
+        size: r.get::<_, i64>(3)? as u64,
+        mtime_ns: r.get(4)?,
+        hash: hash_from(r.get(5)?),
+        status: FileStatus::from_i64(r.get(6)?),
+        reason: r.get(7)?,
+    })
+}
+
+const FILE_COLS: &str = "id, library_id, path, size, mtime_ns, hash, status, reason";
+
+/// Encode an f32 vector as f16 little-endian bytes (2 bytes per dimension).
+pub fn encode_vector(v: &[f32]) -> Vec<u8> {
+    v.iter()
+        .flat_map(|x| half::f16::from_f32(*x).to_le_bytes())
+        .collect()
+}
+
+/// Decode f16 little-endian bytes into an f32 vector.
+pub fn decode_vector(b: &[u8]) -> Vec<f32> {
+    b.chunks_exact(2)
+        .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
+        .collect()
+}
+
+impl Catalog {
+    /// Open (creating if needed) the catalog at `path`.
+    ///
+    /// Errors: [`crate::Error::Catalog`] if the file is not a SQLite database or its schema is newer.
+    pub fn open(path: &Path) -> Result<Self> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.execute_batch(SCHEMA)?;
+        let cat = Catalog {
+            conn,
+            path: path.to_owned(),
+        };
+        match cat.meta("schema_version")? {
+            None => cat.set_meta("schema_version", &SCHEMA_VERSION.to_string())?,
+            Some(v) if v.parse::<i64>().ok() == Some(SCHEMA_VERSION) => {}
+            Some(v) => {
+                return Err(crate::Error::Invalid(format!(
+                    "catalog {} has schema version {v}, this build understands {SCHEMA_VERSION}",
+                    path.display()
+                )));
+            }
+        }
+        Ok(cat)
+    }
+
+    /// Path of the database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Read a `meta` value.
+    pub fn meta(&self, key: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// Write a `meta` value.
+    pub fn set_meta(&self, key: &str, value: &str) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO meta(key, value) VALUES (?1, ?2)
+             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            params![key, value],
+        )?;
+        Ok(())
+    }
+
+    /// Add a library (idempotent); returns its id.
+    pub fn add_library(&self, path: &Path) -> Result<i64> {
+        self.conn.execute(
+            "INSERT OR IGNORE INTO libraries(path, added_at) VALUES (?1, ?2)",
+            params![path_str(path), now_s()],
+        )?;
+        Ok(self.conn.query_row(
+            "SELECT id FROM libraries WHERE path = ?1",
+            [path_str(path)],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// All libraries, oldest first.
+    pub fn libraries(&self) -> Result<Vec<Library>> {
+        let mut st = self
+            .conn
+            .prepare("SELECT id, path FROM libraries ORDER BY id")?;
+        let rows = st.query_map([], |r| {
+            Ok(Library {
+                id: r.get(0)?,
+                path: PathBuf::from(r.get::<_, String>(1)?),
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Remove a library: its files leave the catalog and (through the log) every index.
+    /// Returns the keys of the files removed.
+    pub fn remove_library(&mut self, library_id: i64) -> Result<Vec<i64>> {
+        let tx = self.conn.transaction()?;
+        let ids: Vec<i64> = {
+            let mut st = tx.prepare("SELECT id FROM files WHERE library_id = ?1")?;
+            st.query_map([library_id], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?
+        };
+        for id in &ids {
+            tx.execute("INSERT INTO index_log(op, key) VALUES (1, ?1)", [id])?;
+        }
+        tx.execute("DELETE FROM files WHERE library_id = ?1", [library_id])?;
+        tx.execute("DELETE FROM libraries WHERE id = ?1", [library_id])?;
+        tx.commit()?;
+        Ok(ids)
+    }
+
+    /// Every file of a library, keyed by path.
+    pub fn files_of_library(&self, library_id: i64) -> Result<HashMap<PathBuf, FileRow>> {
+        let mut st = self.conn.prepare(&format!(
+            "SELECT {FILE_COLS} FROM files WHERE library_id = ?1"
+        ))?;
+        let rows = st.query_map([library_id], row_to_file)?;
+        let mut out = HashMap::new();
+        for r in rows {
+            let r = r?;
+            out.insert(r.path.clone(), r);
+        }
+        Ok(out)
+    }
+
+    /// The file row at `path`, if any.
+    pub fn file_by_path(&self, path: &Path) -> Result<Option<FileRow>> {
+        Ok(self
+            .conn
+            .query_row(
+                &format!("SELECT {FILE_COLS} FROM files WHERE path = ?1"),
+                [path_str(path)],
+                row_to_file,
+            )
+            .optional()?)
+    }
+
+    /// The file row with id `key`, if any.
+    pub fn file_by_id(&self, key: i64) -> Result<Option<FileRow>> {
+        Ok(self
+            .conn
+            .query_row(
+                &format!("SELECT {FILE_COLS} FROM files WHERE id = ?1"),
+                [key],
+                row_to_file,
+            )
+            .optional()?)
+    }
+
+    /// Content hashes that already have an embedding for `model`.
+    pub fn embedded_hashes(&self, model: &str) -> Result<HashSet<ContentHash>> {
+        let mut st = self
+            .conn
+            .prepare("SELECT hash FROM embeddings WHERE model = ?1")?;
+        let rows = st.query_map([model], |r| r.get::<_, Vec<u8>>(0))?;
+        let mut out = HashSet::new();
+        for r in rows {
+            if let Some(h) = hash_from(Some(r?)) {
+                out.insert(h);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The stored descriptor of content `hash` under `model` (f32, L2-normalised, f16 precision).
+    pub fn embedding(&self, model: &str, hash: &ContentHash) -> Result<Option<Vec<f32>>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT vector FROM embeddings WHERE model = ?1 AND hash = ?2",
+                params![model, &hash[..]],
+                |r| r.get::<_, Vec<u8>>(0),
+            )
+            .optional()?
+            .map(|b| decode_vector(&b)))
+    }
+
+    /// The descriptor of the photo with key `key` under `model`, if it is indexed.
+    pub fn embedding_for_key(&self, model: &str, key: i64) -> Result<Option<Vec<f32>>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT e.vector FROM files f JOIN embeddings e ON e.hash = f.hash
+                 WHERE f.id = ?1 AND e.model = ?2 AND f.status = 0",
+                params![key, model],
+                |r| r.get::<_, Vec<u8>>(0),
+            )
+            .optional()?
+            .map(|b| decode_vector(&b)))
+    }
+
+    /// Call `f(key, vector)` for every indexed photo under `model` (used to rebuild an index).
+    pub fn for_each_indexed(&self, model: &str, mut f: impl FnMut(i64, Vec<f32>)) -> Result<()> {
+        let mut st = self.conn.prepare(
+            "SELECT f.id, e.vector FROM files f JOIN embeddings e ON e.hash = f.hash
+             WHERE e.model = ?1 AND f.status = 0",
+        )?;
+        let mut rows = st.query([model])?;
+        while let Some(r) = rows.next()? {
+            let v: Vec<u8> = r.get(1)?;
+            f(r.get(0)?, decode_vector(&v));
+        }
+        Ok(())
+    }
+
+    /// Number of photos indexed under `model`.
+    pub fn indexed_count(&self, model: &str) -> Result<u64> {
+        Ok(self.conn.query_row(
+            "SELECT COUNT(*) FROM files f JOIN embeddings e ON e.hash = f.hash
+             WHERE e.model = ?1 AND f.status = 0",
+            [model],
+            |r| r.get::<_, i64>(0),
+        )? as u64)
+    }
+
+    /// Path of every file by key, for turning index results into paths.
+    pub fn path_of(&self, key: i64) -> Result<Option<PathBuf>> {
+        Ok(self
+            .conn
+            .query_row("SELECT path FROM files WHERE id = ?1", [key], |r| {
+                r.get::<_, String>(0)
+            })
+            .optional()?
+            .map(PathBuf::from))
+    }
+
+    /// Metadata of a content hash.
+    pub fn content(&self, hash: &ContentHash) -> Result<Option<ContentMeta>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT format, width, height, phash, taken_at FROM contents WHERE hash = ?1",
+                [&hash[..]],
+                |r| {
+                    Ok(ContentMeta {
+                        format: r.get(0)?,
+                        width: r.get(1)?,
+                        height: r.get(2)?,
+                        phash: r.get(3)?,
+                        taken_at: r.get(4)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// Counts of files by status, over all libraries.
+    pub fn counts(&self) -> Result<Counts> {
+        let mut c = Counts::default();
+        let mut st = self
+            .conn
+            .prepare("SELECT status, COUNT(*) FROM files GROUP BY status")?;
+        let mut rows = st.query([])?;
+        while let Some(r) = rows.next()? {
+            let n = r.get::<_, i64>(1)? as u64;
+            match FileStatus::from_i64(r.get(0)?) {
+                FileStatus::Ok => c.ok = n,
+                FileStatus::Failed => c.failed = n,
+                FileStatus::Unsupported => c.unsupported = n,
+            }
+        }
+        Ok(c)
+    }
+
+    /// Every failed or unsupported file with its reason, by path.
+    pub fn failures(&self) -> Result<Vec<FileRow>> {
+        let mut st = self.conn.prepare(&format!(
+            "SELECT {FILE_COLS} FROM files WHERE status != 0 ORDER BY path"
+        ))?;
+        let rows = st.query_map([], row_to_file)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Log entries after `seq` that concern `model`'s index, oldest first: `(seq, op, key)`.
+    pub fn log_since(&self, seq: i64, model: &str) -> Result<Vec<(i64, LogOp, i64)>> {
+        let mut st = self.conn.prepare(
+            "SELECT seq, op, key FROM index_log
+             WHERE seq > ?1 AND (model IS NULL OR model = ?2) ORDER BY seq",
+        )?;
+        let rows = st.query_map(params![seq, model], |r| {
+            let op = if r.get::<_, i64>(1)? == 0 {
+                LogOp::Upsert
+            } else {
+                LogOp::Remove
+            };
+            Ok((r.get(0)?, op, r.get(2)?))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Highest log sequence number ever assigned (0 if none).
+    pub fn log_head(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT seq FROM sqlite_sequence WHERE name = 'index_log'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?
+            .unwrap_or(0))
+    }
+
+    /// Record that the index `name` (e.g. `<model id>-f16`) is saved up to log entry `seq`, then
+    /// drop the log entries that every recorded index already contains.
+    pub fn index_saved(&self, name: &str, seq: i64) -> Result<()> {
+        self.set_meta(&format!("index_seq:{name}"), &seq.to_string())?;
+        let min: Option<i64> = self.conn.query_row(
+            "SELECT MIN(CAST(value AS INTEGER)) FROM meta WHERE key LIKE 'index_seq:%'",
+            [],
+            |r| r.get(0),
+        )?;
+        self.truncate_log(min.unwrap_or(seq))
+    }
+
+    /// Drop log entries up to and including `seq`; indexes older than that must be rebuilt.
+    fn truncate_log(&self, seq: i64) -> Result<()> {
+        self.conn
+            .execute("DELETE FROM index_log WHERE seq <= ?1", [seq])?;
+        let old: i64 = self
+            .meta("log_truncated_through")?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        if seq > old {
+            self.set_meta("log_truncated_through", &seq.to_string())?;
+        }
+        Ok(())
+    }
+
+    /// Log entries up to this sequence number may have been dropped.
+    pub fn log_truncated_through(&self) -> Result<i64> {
+        Ok(self
+            .meta("log_truncated_through")?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0))
+    }
+
+    /// Remove embeddings and content rows that no file refers to any more.
+    pub fn collect_garbage(&self) -> Result<()> {
+        self.conn.execute_batch(
+            "DELETE FROM embeddings WHERE hash NOT IN (SELECT hash FROM files WHERE hash IS NOT NULL);
+             DELETE FROM contents WHERE hash NOT IN (SELECT hash FROM files WHERE hash IS NOT NULL);",
+        )?;
+        Ok(())
+    }
+
+    /// Run `f` inside one transaction; commits if it returns `Ok`.
+    pub fn write<T>(&mut self, f: impl FnOnce(&Writer<'_>) -> Result<T>) -> Result<T> {
+        let tx = self.conn.transaction()?;
+        let out = f(&Writer { tx: &tx })?;
+        tx.commit()?;
+        Ok(out)
+    }
+}
+
+/// Writes within one catalog transaction (see [`Catalog::write`]).
+pub struct Writer<'a> {
+    tx: &'a rusqlite::Transaction<'a>,
+}
+
+/// What a scan learned about one file on disk.
+#[derive(Debug, Clone)]
+pub struct FileFacts<'p> {
+    /// Library id.
+    pub library_id: i64,
+    /// Absolute path.
+    pub path: &'p Path,
+    /// Size, bytes.
+    pub size: u64,
+    /// Modification time, ns since the Unix epoch.
+    pub mtime_ns: i64,
+}
+
+impl Writer<'_> {
+    /// Insert or update the row for `facts.path`; returns its id (the HNSW key).
+    pub fn upsert_file(
+        &self,
+        facts: &FileFacts<'_>,
+        hash: Option<&ContentHash>,
+        status: FileStatus,
+        reason: Option<&str>,
+    ) -> Result<i64> {
+        let id = self.tx.query_row(
+            "INSERT INTO files(library_id, path, size, mtime_ns, hash, status, reason, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+             ON CONFLICT(path) DO UPDATE SET library_id = excluded.library_id,
+                size = excluded.size, mtime_ns = excluded.mtime_ns, hash = excluded.hash,
+                status = excluded.status, reason = excluded.reason, updated_at = excluded.updated_at
+             RETURNING id",
+            params![
+                facts.library_id,
+                path_str(facts.path),
+                facts.size as i64,
+                facts.mtime_ns,
+                hash.map(|h| &h[..]),
+                status.to_i64(),
+                reason,
+                now_s()
+            ],
+            |r| r.get(0),
+        )?;
+        Ok(id)
+    }
+
+    /// Move an existing row (id kept, so its HNSW key and vector are kept) to a new path.
+    pub fn move_file(&self, id: i64, facts: &FileFacts<'_>) -> Result<()> {
+        // A stale row may sit at the destination (e.g. a file replaced by a rename).
+        self.delete_path(facts.path)?;
+        self.tx.execute(
+            "UPDATE files SET library_id = ?2, path = ?3, size = ?4, mtime_ns = ?5, updated_at = ?6
+             WHERE id = ?1",
+            params![
+                id,
+                facts.library_id,
+                path_str(facts.path),
+                facts.size as i64,
+                facts.mtime_ns,
+                now_s()
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Update only size and mtime (content unchanged).
+    pub fn touch_file(&self, id: i64, size: u64, mtime_ns: i64) -> Result<()> {
+        self.tx.execute(
+            "UPDATE files SET size = ?2, mtime_ns = ?3, updated_at = ?4 WHERE id = ?1",
+            params![id, size as i64, mtime_ns, now_s()],
+        )?;
+        Ok(())
+    }
+
+    /// Delete the row at `path` if any, logging its removal from the indexes.
+    pub fn delete_path(&self, path: &Path) -> Result<()> {
+        let id: Option<i64> = self
+            .tx
+            .query_row(
+                "SELECT id FROM files WHERE path = ?1",
+                [path_str(path)],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(id) = id {
+            self.delete_file(id)?;
+        }
+        Ok(())
+    }
+
+    /// Delete a row, logging its removal from the indexes.
+    pub fn delete_file(&self, id: i64) -> Result<()> {
+        self.tx.execute("DELETE FROM files WHERE id = ?1", [id])?;
+        self.log(LogOp::Remove, id, None)
+    }
+
+    /// Store per-content metadata (idempotent).
+    pub fn put_content(&self, hash: &ContentHash, m: &ContentMeta) -> Result<()> {
+        self.tx.execute(
+            "INSERT OR REPLACE INTO contents(hash, format, width, height, phash, taken_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![&hash[..], m.format, m.width, m.height, m.phash, m.taken_at],
+        )?;
+        Ok(())
+    }
+
+    /// Store a descriptor (f32, stored as f16) for a content hash under a model.
+    pub fn put_embedding(&self, model: &str, hash: &ContentHash, v: &[f32]) -> Result<()> {
+        self.tx.execute(
+            "INSERT OR REPLACE INTO embeddings(model, hash, vector) VALUES (?1, ?2, ?3)",
+            params![model, &hash[..], encode_vector(v)],
+        )?;
+        Ok(())
+    }
+
+    /// Append to the index log. `model`: the one index concerned, `None` for every index.
+    pub fn log(&self, op: LogOp, key: i64, model: Option<&str>) -> Result<()> {
+        let op = match op {
+            LogOp::Upsert => 0,
+            LogOp::Remove => 1,
+        };
+        self.tx.execute(
+            "INSERT INTO index_log(op, key, model) VALUES (?1, ?2, ?3)",
+            params![op, key, model],
+        )?;
+        Ok(())
+    }
+}

@@ -1,0 +1,421 @@
+//! The `likeness` command line: a thin layer over [`crate::engine::Engine`] (anyhow at the edge).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+
+use crate::engine::{Engine, EngineConfig, FileOutcome, ProgressSink, SimilarOptions};
+use crate::model::DEFAULT_MODEL;
+use crate::vindex::Quantization;
+
+/// Browse your photo library by visual similarity, on your own machine.
+#[derive(Debug, Parser)]
+#[command(name = "likeness", version, about)]
+pub struct Cli {
+    /// Where the catalog and indexes live [default: the user data dir, ~/.local/share/likeness].
+    #[arg(long, global = true, env = "LIKENESS_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Model: a name from models/, a manifest (.json) or an ONNX file (.onnx).
+    #[arg(long, global = true, env = "LIKENESS_MODEL", default_value = DEFAULT_MODEL)]
+    pub model: String,
+    /// How the HNSW index stores vectors.
+    #[arg(long, global = true, value_enum, default_value_t = Quantization::F16)]
+    pub quantization: Quantization,
+    /// Decode threads (and ONNX Runtime intra-op threads) [default: number of cores].
+    #[arg(long, global = true)]
+    pub threads: Option<usize>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Add folders as libraries and index them (no folder: re-index every library).
+    Index {
+        /// Photo folders, searched recursively.
+        dirs: Vec<PathBuf>,
+        /// Images per inference batch.
+        #[arg(long, default_value_t = 16)]
+        batch_size: usize,
+        /// No progress bar.
+        #[arg(long, short)]
+        quiet: bool,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The nearest photos to each query image (in the library or not).
+    Similar {
+        /// Query images.
+        #[arg(required = true)]
+        images: Vec<PathBuf>,
+        /// Number of neighbours [default: 10, or unlimited with --min-similarity].
+        #[arg(short, long)]
+        k: Option<usize>,
+        /// Only neighbours with cosine similarity ≥ S (range query).
+        #[arg(long, value_name = "S")]
+        min_similarity: Option<f32>,
+        /// HNSW ef_search for these queries (higher: better recall, slower).
+        #[arg(long)]
+        ef_search: Option<usize>,
+        /// Include each neighbour's vector (JSON only).
+        #[arg(long)]
+        vectors: bool,
+        /// JSON output: {"queries":[{"query":PATH,"results":[{"path":PATH,"similarity":F}]}]}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Libraries, counts, model, index and catalog sizes.
+    Status {
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+        /// List every skipped file with its reason.
+        #[arg(long)]
+        failures: bool,
+    },
+    /// Retrieval quality on a labelled folder (each sub-folder a class): leave-one-out
+    /// mAP and recall@1/5/10.
+    Eval {
+        /// The labelled folder.
+        dir: PathBuf,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a library: its photos leave the catalog and the index.
+    Remove {
+        /// The library folder.
+        dir: PathBuf,
+    },
+}
+
+/// Entry point of the `likeness` binary.
+pub fn main() -> ExitCode {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LIKENESS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn engine(cli: &Cli) -> Result<Engine> {
+    let data_dir = cli
+        .data_dir
+        .clone()
+        .unwrap_or_else(crate::engine::default_data_dir);
+    let mut cfg = EngineConfig::new(data_dir, cli.model.clone());
+    cfg.quantization = cli.quantization;
+    if let Some(t) = cli.threads {
+        cfg.threads = t.max(1);
+    }
+    let e = Engine::open(cfg)?;
+    let r = e.open_report();
+    if r.rebuilt && e.vector_index().len() > 0 {
+        eprintln!(
+            "note: rebuilt the {} index from {} stored vectors (no re-embedding)",
+            e.model_id(),
+            e.vector_index().len()
+        );
+    } else if r.replayed > 0 {
+        eprintln!(
+            "note: replayed {} catalog changes into the index",
+            r.replayed
+        );
+    }
+    Ok(e)
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match &cli.command {
+        Command::Index {
+            dirs,
+            batch_size,
+            quiet,
+            json,
+        } => cmd_index(&cli, dirs, *batch_size, *quiet, *json),
+        Command::Similar {
+            images,
+            k,
+            min_similarity,
+            ef_search,
+            vectors,
+            json,
+        } => {
+            let mut e = engine(&cli)?;
+            let opts = SimilarOptions {
+                k: *k,
+                min_similarity: *min_similarity,
+                with_vectors: *vectors,
+                ef_search: *ef_search,
+            };
+            let res = e.similar(images, opts)?;
+            if *json {
+                println!("{}", serde_json::json!({ "queries": res }));
+            } else {
+                for q in &res {
+                    println!("{}", q.query.display());
+                    if q.results.is_empty() {
+                        println!("  (no neighbours)");
+                    }
+                    for n in &q.results {
+                        println!("  {:.4}  {}", n.similarity, n.path.display());
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Status { json, failures } => cmd_status(&cli, *json, *failures),
+        Command::Eval { dir, json } => {
+            let mut e = engine(&cli)?;
+            let r = crate::eval::evaluate(&mut e, dir)?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                println!("model       {}", r.model);
+                println!(
+                    "images      {} ({} queries in {} classes, {} distractors, {} failed)",
+                    r.images,
+                    r.queries,
+                    r.classes,
+                    r.distractors,
+                    r.failed.len()
+                );
+                println!("mAP         {:.4}", r.map);
+                for (k, v) in &r.recall {
+                    println!("recall@{k:<4} {v:.4}");
+                }
+                for (p, why) in &r.failed {
+                    println!("failed      {}: {why}", p.display());
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Remove { dir } => {
+            let mut e = engine(&cli)?;
+            let n = e.remove_library(dir)?;
+            println!("removed {} ({n} files)", dir.display());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// indicatif progress for index runs.
+struct BarProgress {
+    bar: indicatif::ProgressBar,
+}
+
+impl ProgressSink for BarProgress {
+    fn scanned(&self, _total: u64, to_process: u64) {
+        self.bar.set_length(to_process);
+        self.bar.reset_eta();
+    }
+    fn file_done(&self, path: &Path, outcome: &FileOutcome) {
+        self.bar.inc(1);
+        if let FileOutcome::Failed(why) = outcome {
+            self.bar
+                .println(format!("skipped {}: {why}", path.display()));
+        }
+        if let Some(name) = path.file_name() {
+            self.bar.set_message(name.to_string_lossy().into_owned());
+        }
+    }
+}
+
+fn cmd_index(
+    cli: &Cli,
+    dirs: &[PathBuf],
+    batch_size: usize,
+    quiet: bool,
+    json: bool,
+) -> Result<ExitCode> {
+    let mut e = engine(cli)?;
+    if dirs.is_empty() && e.catalog().libraries()?.is_empty() {
+        anyhow::bail!(
+            "no libraries yet: give the photo folders to index, e.g. `likeness index ~/Pictures`"
+        );
+    }
+    let cancel = Arc::new(AtomicBool::new(false));
+    {
+        let cancel = cancel.clone();
+        ctrlc::set_handler(move || {
+            if cancel.swap(true, Ordering::SeqCst) {
+                std::process::exit(130); // second Ctrl-C: leave now (the catalog stays consistent)
+            }
+            eprintln!("\nstopping: keeping what is finished (Ctrl-C again to quit at once)");
+        })
+        .context("installing the Ctrl-C handler")?;
+    }
+    let bar = if quiet || json {
+        indicatif::ProgressBar::hidden()
+    } else {
+        let b = indicatif::ProgressBar::new(0);
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {per_sec:>11} ETA {eta:>4} {wide_msg}",
+            )
+            .expect("valid template"),
+        );
+        b.enable_steady_tick(std::time::Duration::from_millis(200));
+        b
+    };
+    let progress = BarProgress { bar };
+    e.set_batch_size(batch_size);
+    let report = e.index(dirs, &cancel, &progress)?;
+    progress.bar.finish_and_clear();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        let done = report.embedded + report.reused;
+        println!(
+            "{} photos: {} embedded, {} reused ({} moved), {} up to date, {} failed, {} unsupported, {} removed \
+             in {:.1} s ({:.1} images/s){}",
+            report.scanned,
+            report.embedded,
+            report.reused,
+            report.moved,
+            report.up_to_date,
+            report.failed,
+            report.unsupported,
+            report.removed,
+            report.elapsed_s,
+            done as f64 / report.elapsed_s.max(1e-9),
+            if report.cancelled {
+                " — cancelled, finished work kept"
+            } else {
+                ""
+            }
+        );
+        for w in &report.walk_errors {
+            println!("warning: {w}");
+        }
+        if report.failed + report.unsupported > 0 {
+            println!("see `likeness status --failures` for the reasons");
+        }
+    }
+    Ok(if report.cancelled {
+        ExitCode::from(130)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn file_size(p: &Path) -> u64 {
+    std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)
+}
+
+fn cmd_status(cli: &Cli, json: bool, failures: bool) -> Result<ExitCode> {
+    let e = engine(cli)?;
+    let cat = e.catalog();
+    let counts = cat.counts()?;
+    let libs = cat.libraries()?;
+    let indexed = cat.indexed_count(e.model_id())?;
+    let catalog_bytes = file_size(cat.path()) + file_size(&cat.path().with_extension("sqlite-wal"));
+    let index_file = e.vector_index().file();
+    let index_bytes = index_file.as_deref().map_or(0, file_size);
+    let fails = if failures {
+        cat.failures()?
+    } else {
+        Vec::new()
+    };
+    if json {
+        let f: Vec<_> = fails
+            .iter()
+            .map(|r| serde_json::json!({"path": r.path, "status": r.status, "reason": r.reason}))
+            .collect();
+        let v = serde_json::json!({
+            "data_dir": e.config().data_dir,
+            "libraries": libs.iter().map(|l| &l.path).collect::<Vec<_>>(),
+            "files": {"ok": counts.ok, "failed": counts.failed, "unsupported": counts.unsupported},
+            "model": {
+                "name": e.model().manifest.name,
+                "id": e.model_id(),
+                "dim": e.model().manifest.output.dim,
+                "onnx": e.model().onnx_path,
+            },
+            "indexed": indexed,
+            "index": {
+                "file": index_file,
+                "bytes": index_bytes,
+                "vectors": e.vector_index().len(),
+                "quantization": e.config().quantization,
+            },
+            "catalog": {"file": cat.path(), "bytes": catalog_bytes},
+            "failures": if failures { Some(f) } else { None },
+        });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        println!("data dir    {}", e.config().data_dir.display());
+        println!("libraries   {}", libs.len());
+        for l in &libs {
+            println!("            {}", l.path.display());
+        }
+        println!(
+            "files       {} indexed by {}, {} failed, {} unsupported",
+            indexed,
+            e.model().manifest.name,
+            counts.failed,
+            counts.unsupported
+        );
+        println!(
+            "model       {} ({}-d, {})",
+            e.model_id(),
+            e.model().manifest.output.dim,
+            e.model().onnx_path.display()
+        );
+        println!(
+            "index       {} vectors, {} ({}), {}",
+            e.vector_index().len(),
+            human_bytes(index_bytes),
+            e.config().quantization.name(),
+            index_file.map_or("not saved yet".into(), |p| p.display().to_string())
+        );
+        println!(
+            "catalog     {} ({})",
+            human_bytes(catalog_bytes),
+            cat.path().display()
+        );
+        for r in &fails {
+            println!(
+                "{:<11} {}: {}",
+                if r.status == crate::catalog::FileStatus::Unsupported {
+                    "unsupported"
+                } else {
+                    "failed"
+                },
+                r.path.display(),
+                r.reason.as_deref().unwrap_or("")
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn human_bytes(b: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = b as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < UNITS.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{b} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}

@@ -1,0 +1,973 @@
+//! The engine: one synchronous API over catalog, model and HNSW index, used by the CLI and the
+//! GUI worker alike. Long operations take a cancel flag and a [`ProgressSink`].
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant, UNIX_EPOCH};
+
+use crossbeam_channel as chan;
+
+use crate::catalog::{Catalog, ContentHash, ContentMeta, FileFacts, FileRow, FileStatus, LogOp};
+use crate::decode::{self, DecodeError, DecodeLimits, PathKind};
+use crate::error::{Error, Result, io_err};
+use crate::model::{Embedder, Model};
+use crate::preprocess::Preprocessor;
+use crate::vindex::{HnswParams, OpenReport, Quantization, VectorIndex};
+
+/// Engine settings.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Where the catalog and indexes live.
+    pub data_dir: PathBuf,
+    /// Model: a name, a manifest path or an ONNX path (see [`Model::resolve`]).
+    pub model: String,
+    /// How the HNSW index stores vectors.
+    pub quantization: Quantization,
+    /// HNSW parameters.
+    pub hnsw: HnswParams,
+    /// Decode threads; ONNX Runtime uses the same number of intra-op threads.
+    /// Default: available parallelism.
+    pub threads: usize,
+    /// Images per inference batch. Default 16.
+    pub batch_size: usize,
+    /// Decompression-bomb limits.
+    pub limits: DecodeLimits,
+}
+
+impl EngineConfig {
+    /// Defaults for `data_dir` and `model`.
+    pub fn new(data_dir: PathBuf, model: impl Into<String>) -> Self {
+        EngineConfig {
+            data_dir,
+            model: model.into(),
+            quantization: Quantization::default(),
+            hnsw: HnswParams::default(),
+            threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            batch_size: 16,
+            limits: DecodeLimits::default(),
+        }
+    }
+}
+
+/// The default data directory: `$LIKENESS_DATA_DIR`, else the platform's user data dir
+/// (`~/.local/share/likeness` on Linux, from the `directories` crate).
+pub fn default_data_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("LIKENESS_DATA_DIR") {
+        return PathBuf::from(d);
+    }
+    directories::ProjectDirs::from("", "", "likeness")
+        .map(|p| p.data_dir().to_path_buf())
+        .unwrap_or_else(|| PathBuf::from(".likeness"))
+}
+
+/// Receives progress from long operations. Called from worker threads.
+pub trait ProgressSink: Sync {
+    /// The scan found `to_process` files needing work out of `total` photo files.
+    fn scanned(&self, _total: u64, _to_process: u64) {}
+    /// One file finished.
+    fn file_done(&self, _path: &Path, _outcome: &FileOutcome) {}
+}
+
+/// A [`ProgressSink`] that ignores everything.
+pub struct NoProgress;
+impl ProgressSink for NoProgress {}
+
+/// What happened to one file during an index run.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FileOutcome {
+    /// Decoded and embedded.
+    Embedded,
+    /// Content already embedded (a copy, or a moved/renamed file): vector reused.
+    Reused,
+    /// Bytes unchanged since last time (only its mtime changed).
+    Unchanged,
+    /// Skipped: unreadable, corrupt or too large.
+    Failed(String),
+    /// Skipped: a format Likeness does not decode.
+    Unsupported(String),
+}
+
+/// Time spent per pipeline stage, summed over threads, in ms.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct StageTimes {
+    /// Reading files and hashing their bytes (blake3).
+    pub read_hash_ms: f64,
+    /// Decoding (DCT-scaled JPEG or full decode), EXIF orientation.
+    pub decode_ms: f64,
+    /// Resize, centre crop and normalisation into the input tensor; perceptual hash.
+    pub resize_ms: f64,
+    /// ONNX Runtime inference.
+    pub embed_ms: f64,
+    /// HNSW insertion.
+    pub insert_ms: f64,
+    /// Catalog transactions and the final index save.
+    pub commit_ms: f64,
+}
+
+/// Summary of an index run.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct IndexReport {
+    /// Photo files found (supported or not).
+    pub scanned: u64,
+    /// Skipped because size and mtime were unchanged.
+    pub up_to_date: u64,
+    /// Decoded and embedded this run.
+    pub embedded: u64,
+    /// Vector reused from identical content (copies, moves, touched files).
+    pub reused: u64,
+    /// Files whose row moved to a new path (rename/move), keeping their vector.
+    pub moved: u64,
+    /// Files skipped as failed this run.
+    pub failed: u64,
+    /// Files skipped as unsupported this run.
+    pub unsupported: u64,
+    /// Rows removed because their file vanished.
+    pub removed: u64,
+    /// Directories that could not be read.
+    pub walk_errors: Vec<String>,
+    /// The run was cancelled; finished work was kept.
+    pub cancelled: bool,
+    /// Wall time, s.
+    pub elapsed_s: f64,
+    /// Per-stage time.
+    pub stages: StageTimes,
+}
+
+/// One neighbour of a query.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Neighbor {
+    /// Absolute path of the photo.
+    pub path: PathBuf,
+    /// Cosine similarity to the query, in [-1, 1].
+    pub similarity: f32,
+    /// The photo's descriptor as stored in the index (`dim` f32), when asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vector: Option<Vec<f32>>,
+}
+
+/// The neighbours of one query image.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct QueryResult {
+    /// Absolute path of the query image.
+    pub query: PathBuf,
+    /// Neighbours, best first; the query itself excluded.
+    pub results: Vec<Neighbor>,
+}
+
+/// Options of [`Engine::similar`].
+#[derive(Debug, Clone, Copy)]
+pub struct SimilarOptions {
+    /// At most this many neighbours (`None`: unlimited, only with `min_similarity`).
+    pub k: Option<usize>,
+    /// Range query: only neighbours with cosine similarity ≥ this.
+    pub min_similarity: Option<f32>,
+    /// Attach each neighbour's vector.
+    pub with_vectors: bool,
+    /// Override ef_search for these queries.
+    pub ef_search: Option<usize>,
+}
+
+impl Default for SimilarOptions {
+    fn default() -> Self {
+        SimilarOptions {
+            k: Some(10),
+            min_similarity: None,
+            with_vectors: false,
+            ef_search: None,
+        }
+    }
+}
+
+/// The engine. Owns the catalog, the HNSW index of the selected model, and (lazily) the
+/// ONNX Runtime session.
+pub struct Engine {
+    cfg: EngineConfig,
+    catalog: Catalog,
+    model: Model,
+    model_id: String,
+    index: VectorIndex,
+    embedder: Option<Embedder>,
+    open_report: OpenReport,
+}
+
+/// Work for the decode threads.
+struct WorkItem {
+    library_id: i64,
+    path: PathBuf,
+    size: u64,
+    mtime_ns: i64,
+    kind: PathKind,
+    prev: Option<FileRow>,
+}
+
+/// A file's result on its way to the writer.
+enum Done {
+    /// Bytes identical to the row's: just refresh size/mtime.
+    Touch(WorkItem),
+    /// Content already embedded under this model.
+    Reuse(WorkItem, ContentHash),
+    /// Freshly embedded.
+    Embedded(WorkItem, ContentHash, ContentMeta, Vec<f32>),
+    /// Could not be used.
+    Skipped(WorkItem, Option<ContentHash>, DecodeError),
+}
+
+/// Decoded and preprocessed, waiting for inference.
+struct Pending {
+    item: WorkItem,
+    hash: ContentHash,
+    meta: ContentMeta,
+    tensor: Vec<f32>,
+}
+
+#[derive(Default)]
+struct StageClock {
+    read_hash: AtomicU64,
+    decode: AtomicU64,
+    resize: AtomicU64,
+    embed: AtomicU64,
+    insert: AtomicU64,
+    commit: AtomicU64,
+}
+
+impl StageClock {
+    fn add(c: &AtomicU64, since: Instant) {
+        c.fetch_add(since.elapsed().as_nanos() as u64, Ordering::Relaxed);
+    }
+    fn times(&self) -> StageTimes {
+        let ms = |c: &AtomicU64| c.load(Ordering::Relaxed) as f64 / 1e6;
+        StageTimes {
+            read_hash_ms: ms(&self.read_hash),
+            decode_ms: ms(&self.decode),
+            resize_ms: ms(&self.resize),
+            embed_ms: ms(&self.embed),
+            insert_ms: ms(&self.insert),
+            commit_ms: ms(&self.commit),
+        }
+    }
+}
+
+fn mtime_ns(md: &std::fs::Metadata) -> i64 {
+    md.modified()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos() as i64)
+}
+
+/// A 64-bit DCT perceptual hash (pHash: 8x8 mean of the DCT low frequencies, image_hasher).
+/// Large images are first shrunk to fit 256x256 (image_hasher resizes with Lanczos3, which is
+/// slow on full-resolution photos; pHash only looks at 16x16).
+pub fn perceptual_hash(img: &image::RgbImage) -> Vec<u8> {
+    let small;
+    let img = if img.width().max(img.height()) > 512 {
+        small = crate::preprocess::shrink_to_fit(img, 256);
+        &small
+    } else {
+        img
+    };
+    image_hasher::HasherConfig::new()
+        .hash_size(8, 8)
+        .preproc_dct()
+        .hash_alg(image_hasher::HashAlg::Mean)
+        .to_hasher()
+        .hash_image(img)
+        .as_bytes()
+        .to_vec()
+}
+
+impl Engine {
+    /// Open the engine: resolve the model, open (or create) the catalog in `cfg.data_dir`, and
+    /// open the model's HNSW index, replaying or rebuilding it as needed. Does not load ONNX
+    /// Runtime: queries on indexed photos never need it.
+    pub fn open(cfg: EngineConfig) -> Result<Engine> {
+        std::fs::create_dir_all(&cfg.data_dir).map_err(io_err(&cfg.data_dir))?;
+        let model = Model::resolve(&cfg.model)?;
+        let model_id = model.id();
+        let catalog = Catalog::open(&cfg.data_dir.join("catalog.sqlite"))?;
+        let dir = VectorIndex::dir_for(&cfg.data_dir, &model_id, cfg.quantization);
+        let (mut index, open_report) = VectorIndex::open(
+            dir,
+            model.manifest.output.dim,
+            cfg.quantization,
+            cfg.hnsw,
+            &catalog,
+            &model_id,
+        )?;
+        if open_report.rebuilt || open_report.replayed > 0 {
+            let seq = index.save()?;
+            catalog.index_saved(&index.name(), seq)?;
+        }
+        Ok(Engine {
+            cfg,
+            catalog,
+            model,
+            model_id,
+            index,
+            embedder: None,
+            open_report,
+        })
+    }
+
+    /// How the index was brought up to date when the engine opened.
+    pub fn open_report(&self) -> OpenReport {
+        self.open_report
+    }
+
+    /// The selected model.
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// The model's index id (`<name>-<sha256 prefix>`).
+    pub fn model_id(&self) -> &str {
+        &self.model_id
+    }
+
+    /// The catalog (read access).
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// The HNSW index (read access).
+    pub fn vector_index(&self) -> &VectorIndex {
+        &self.index
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &EngineConfig {
+        &self.cfg
+    }
+
+    /// Save the index atomically and let the catalog drop the log entries it now contains.
+    fn save_index(&mut self) -> Result<()> {
+        let seq = self.index.save()?;
+        self.catalog.index_saved(&self.index.name(), seq)
+    }
+
+    /// Images per inference batch for later runs.
+    pub fn set_batch_size(&mut self, n: usize) {
+        self.cfg.batch_size = n.max(1);
+    }
+
+    fn embedder(&mut self) -> Result<&mut Embedder> {
+        if self.embedder.is_none() {
+            self.embedder = Some(Embedder::new(
+                &self.model,
+                self.cfg.threads,
+                Some(&self.cfg.data_dir),
+            )?);
+        }
+        Ok(self.embedder.as_mut().expect("just set"))
+    }
+
+    /// Add `dir` as a library (canonical path). Errors if it is not a readable directory.
+    pub fn add_library(&mut self, dir: &Path) -> Result<PathBuf> {
+        let canon = dir
+            .canonicalize()
+            .map_err(|e| Error::Invalid(format!("{}: {e}", dir.display())))?;
+        if !canon.is_dir() {
+            return Err(Error::Invalid(format!("{} is not a folder", dir.display())));
+        }
+        self.catalog.add_library(&canon)?;
+        Ok(canon)
+    }
+
+    /// Remove a library; its photos leave the catalog and the index.
+    pub fn remove_library(&mut self, dir: &Path) -> Result<usize> {
+        let canon = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+        let lib = self
+            .catalog
+            .libraries()?
+            .into_iter()
+            .find(|l| l.path == canon)
+            .ok_or_else(|| Error::Invalid(format!("{} is not a library", dir.display())))?;
+        let removed = self.catalog.remove_library(lib.id)?;
+        for key in &removed {
+            self.index.remove(*key)?;
+        }
+        self.index.mark_applied(self.catalog.log_head()?);
+        self.save_index()?;
+        self.catalog.collect_garbage()?;
+        Ok(removed.len())
+    }
+
+    /// Index photo folders: add `dirs` as libraries (none: every library), scan them, and bring
+    /// catalog and index up to date. Unchanged files (size + mtime, then blake3 of the bytes)
+    /// are skipped, changed files re-embedded, vanished files removed, moved or renamed files
+    /// keep their vector. Per-file problems are recorded, never fatal.
+    ///
+    /// Cancelling (setting `cancel`) stops within about a second; everything finished is kept.
+    pub fn index(
+        &mut self,
+        dirs: &[PathBuf],
+        cancel: &AtomicBool,
+        progress: &dyn ProgressSink,
+    ) -> Result<IndexReport> {
+        let start = Instant::now();
+        for d in dirs {
+            self.add_library(d)?;
+        }
+        let libs = self.catalog.libraries()?;
+        let libs: Vec<_> = if dirs.is_empty() {
+            libs
+        } else {
+            let wanted: HashSet<PathBuf> =
+                dirs.iter().filter_map(|d| d.canonicalize().ok()).collect();
+            libs.into_iter()
+                .filter(|l| wanted.contains(&l.path))
+                .collect()
+        };
+        let mut report = IndexReport::default();
+        let embedded = self.catalog.embedded_hashes(&self.model_id)?;
+
+        // 1. Scan.
+        let mut work = Vec::new();
+        let mut vanished: Vec<FileRow> = Vec::new();
+        for lib in &libs {
+            let mut existing = self.catalog.files_of_library(lib.id)?;
+            let walker = walkdir::WalkDir::new(&lib.path)
+                .follow_links(false)
+                .into_iter()
+                .filter_entry(|e| {
+                    e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.')
+                });
+            for entry in walker {
+                if cancel.load(Ordering::Relaxed) {
+                    report.cancelled = true;
+                    break;
+                }
+                let entry = match entry {
+                    Ok(e) => e,
+                    Err(e) => {
+                        report.walk_errors.push(e.to_string());
+                        continue;
+                    }
+                };
+                if !entry.file_type().is_file() {
+                    continue;
+                }
+                let kind = decode::classify_file(entry.path());
+                if kind == PathKind::Other {
+                    continue;
+                }
+                report.scanned += 1;
+                let path = entry.path().to_path_buf();
+                let prev = existing.remove(&path);
+                let (size, mtime) = match entry.metadata() {
+                    Ok(md) => (md.len(), mtime_ns(&md)),
+                    Err(_) => (0, 0),
+                };
+                if let Some(p) = &prev
+                    && p.size == size
+                    && p.mtime_ns == mtime
+                    && (p.status != FileStatus::Ok || p.hash.is_some_and(|h| embedded.contains(&h)))
+                {
+                    report.up_to_date += 1;
+                    continue;
+                }
+                work.push(WorkItem {
+                    library_id: lib.id,
+                    path,
+                    size,
+                    mtime_ns: mtime,
+                    kind,
+                    prev,
+                });
+            }
+            vanished.extend(existing.into_values());
+        }
+        progress.scanned(report.scanned, work.len() as u64);
+
+        // Rows whose file vanished, by content: a new path with the same bytes is a move.
+        let mut moved_from: HashMap<ContentHash, Vec<i64>> = HashMap::new();
+        for row in &vanished {
+            if let (Some(h), FileStatus::Ok) = (row.hash, row.status) {
+                moved_from.entry(h).or_default().push(row.id);
+            }
+        }
+        let mut claimed: HashSet<i64> = HashSet::new();
+
+        // 2. Pipeline: decode threads -> inference thread -> this thread (writer).
+        let clock = StageClock::default();
+        let threads = self.cfg.threads.max(1);
+        let batch_size = self.cfg.batch_size.max(1);
+        let limits = self.cfg.limits;
+        let input = self.model.manifest.input.clone();
+        let model_id = self.model_id.clone();
+        let needs_inference = work.iter().any(|w| {
+            w.kind == PathKind::Image
+                && !(w
+                    .prev
+                    .as_ref()
+                    .is_some_and(|p| p.hash.is_some_and(|h| embedded.contains(&h))))
+        });
+        if needs_inference {
+            self.embedder()?;
+        }
+        let mut embedder = self.embedder.take();
+        let (work_tx, work_rx) = chan::unbounded::<WorkItem>();
+        let (pend_tx, pend_rx) = chan::bounded::<Pending>(batch_size * 2);
+        let (done_tx, done_rx) = chan::bounded::<Done>(256);
+        for w in work {
+            let _ = work_tx.send(w);
+        }
+        drop(work_tx);
+        let infer_error: Mutex<Option<Error>> = Mutex::new(None);
+        // Set when inference fails: stops the decode threads like a cancel does.
+        let abort = AtomicBool::new(false);
+        let stopped = || cancel.load(Ordering::Relaxed) || abort.load(Ordering::Relaxed);
+
+        let result = std::thread::scope(|s| -> Result<()> {
+            for _ in 0..threads {
+                let (work_rx, pend_tx, done_tx) =
+                    (work_rx.clone(), pend_tx.clone(), done_tx.clone());
+                let (embedded, clock, input, stopped) = (&embedded, &clock, &input, &stopped);
+                s.spawn(move || {
+                    let mut pre = Preprocessor::new(input);
+                    let min_side = pre.min_source_short_side();
+                    for item in work_rx.iter() {
+                        if stopped() {
+                            break;
+                        }
+                        let d = prepare(item, embedded, &mut pre, min_side, &limits, clock);
+                        let sent = match d {
+                            Ok(p) => pend_tx.send(p).is_ok(),
+                            Err(done) => done_tx.send(done).is_ok(),
+                        };
+                        if !sent {
+                            break;
+                        }
+                    }
+                });
+            }
+            drop(pend_tx);
+            {
+                let done_tx = done_tx.clone();
+                let (clock, infer_error, abort) = (&clock, &infer_error, &abort);
+                let embedder = embedder.as_mut();
+                let tensor_len = 3 * input.width as usize * input.height as usize;
+                s.spawn(move || {
+                    let Some(embedder) = embedder else {
+                        // Nothing needs inference; drain.
+                        for p in pend_rx.iter() {
+                            let _ = done_tx.send(Done::Skipped(
+                                p.item,
+                                Some(p.hash),
+                                DecodeError::Corrupt("no model loaded".into()),
+                            ));
+                        }
+                        return;
+                    };
+                    let mut batch: Vec<Pending> = Vec::with_capacity(batch_size);
+                    let mut buf: Vec<f32> = Vec::with_capacity(batch_size * tensor_len);
+                    while let Ok(first) = pend_rx.recv() {
+                        batch.push(first);
+                        while batch.len() < batch_size {
+                            match pend_rx.recv_timeout(Duration::from_millis(20)) {
+                                Ok(p) => batch.push(p),
+                                Err(_) => break,
+                            }
+                        }
+                        buf.clear();
+                        for p in &batch {
+                            buf.extend_from_slice(&p.tensor);
+                        }
+                        let t = Instant::now();
+                        let out = embedder.embed(&buf, batch.len());
+                        StageClock::add(&clock.embed, t);
+                        match out {
+                            Ok(vecs) => {
+                                let dim = vecs.len() / batch.len();
+                                for (p, v) in batch.drain(..).zip(vecs.chunks_exact(dim)) {
+                                    if done_tx
+                                        .send(Done::Embedded(p.item, p.hash, p.meta, v.to_vec()))
+                                        .is_err()
+                                    {
+                                        return;
+                                    }
+                                }
+                            }
+                            Err(e) => {
+                                *infer_error.lock().expect("poisoned") = Some(e);
+                                abort.store(true, Ordering::Relaxed);
+                                return;
+                            }
+                        }
+                    }
+                });
+            }
+            drop(done_tx);
+
+            // Writer: commit in transactions of up to 256 results or 0.5 s.
+            let mut batch: Vec<Done> = Vec::new();
+            let mut last = Instant::now();
+            loop {
+                let msg = done_rx.recv_timeout(Duration::from_millis(100));
+                let closed = matches!(msg, Err(chan::RecvTimeoutError::Disconnected));
+                if let Ok(d) = msg {
+                    batch.push(d);
+                }
+                if !batch.is_empty()
+                    && (closed || batch.len() >= 256 || last.elapsed() > Duration::from_millis(500))
+                {
+                    self.commit(
+                        &mut batch,
+                        &model_id,
+                        &mut moved_from,
+                        &mut claimed,
+                        &mut report,
+                        &clock,
+                        progress,
+                    )?;
+                    last = Instant::now();
+                }
+                if closed {
+                    break;
+                }
+            }
+            Ok(())
+        });
+        self.embedder = embedder;
+        if let Some(e) = infer_error.into_inner().expect("poisoned") {
+            return Err(e);
+        }
+        result?;
+        report.cancelled |= cancel.load(Ordering::Relaxed);
+
+        // 3. Vanished files (only after a complete run: an unfinished one may not have seen
+        // the new path of a moved file yet).
+        let t = Instant::now();
+        if !report.cancelled {
+            let gone: Vec<i64> = vanished
+                .iter()
+                .map(|r| r.id)
+                .filter(|id| !claimed.contains(id))
+                .collect();
+            self.catalog.write(|w| {
+                for id in &gone {
+                    w.delete_file(*id)?;
+                }
+                Ok(())
+            })?;
+            for id in &gone {
+                self.index.remove(*id)?;
+            }
+            report.removed = gone.len() as u64;
+            self.index.mark_applied(self.catalog.log_head()?);
+            self.catalog.collect_garbage()?;
+        }
+        self.save_index()?;
+        StageClock::add(&clock.commit, t);
+        report.stages = clock.times();
+        report.elapsed_s = start.elapsed().as_secs_f64();
+        Ok(report)
+    }
+
+    /// Write one batch of results: one catalog transaction, then the index.
+    #[allow(clippy::too_many_arguments)]
+    fn commit(
+        &mut self,
+        batch: &mut Vec<Done>,
+        model: &str,
+        moved_from: &mut HashMap<ContentHash, Vec<i64>>,
+        claimed: &mut HashSet<i64>,
+        report: &mut IndexReport,
+        clock: &StageClock,
+        progress: &dyn ProgressSink,
+    ) -> Result<()> {
+        let t = Instant::now();
+        // Vectors of reused content, read before the transaction.
+        let mut reuse_vecs: HashMap<ContentHash, Vec<f32>> = HashMap::new();
+        for d in batch.iter() {
+            if let Done::Reuse(_, h) = d
+                && !reuse_vecs.contains_key(h)
+                && let Some(v) = self.catalog.embedding(model, h)?
+            {
+                reuse_vecs.insert(*h, v);
+            }
+        }
+        let mut index_ops: Vec<(i64, Option<Vec<f32>>)> = Vec::new();
+        let mut outcomes: Vec<(PathBuf, FileOutcome)> = Vec::new();
+        self.catalog.write(|w| {
+            for d in batch.iter() {
+                match d {
+                    Done::Touch(item) => {
+                        let prev = item.prev.as_ref().expect("touch has a row");
+                        w.touch_file(prev.id, item.size, item.mtime_ns)?;
+                        outcomes.push((item.path.clone(), FileOutcome::Unchanged));
+                    }
+                    Done::Reuse(item, h) => {
+                        let facts = facts(item);
+                        let Some(v) = reuse_vecs.get(h) else {
+                            continue;
+                        };
+                        let mover = if item.prev.is_none() {
+                            moved_from.get_mut(h).and_then(|ids| ids.pop())
+                        } else {
+                            None
+                        };
+                        if let Some(id) = mover {
+                            w.move_file(id, &facts)?;
+                            claimed.insert(id);
+                            report.moved += 1;
+                        } else {
+                            let id = w.upsert_file(&facts, Some(h), FileStatus::Ok, None)?;
+                            w.log(LogOp::Upsert, id, None)?;
+                            index_ops.push((id, Some(v.clone())));
+                        }
+                        report.reused += 1;
+                        outcomes.push((item.path.clone(), FileOutcome::Reused));
+                    }
+                    Done::Embedded(item, h, meta, v) => {
+                        let id = w.upsert_file(&facts(item), Some(h), FileStatus::Ok, None)?;
+                        w.put_content(h, meta)?;
+                        w.put_embedding(model, h, v)?;
+                        // Same bytes as before (only new to this model): other models' indexes
+                        // are unaffected. New or changed content concerns every model.
+                        let same = item.prev.as_ref().is_some_and(|p| p.hash == Some(*h));
+                        w.log(LogOp::Upsert, id, same.then_some(model))?;
+                        index_ops.push((id, Some(v.clone())));
+                        report.embedded += 1;
+                        outcomes.push((item.path.clone(), FileOutcome::Embedded));
+                    }
+                    Done::Skipped(item, h, err) => {
+                        let status = if err.is_unsupported() {
+                            report.unsupported += 1;
+                            FileStatus::Unsupported
+                        } else {
+                            report.failed += 1;
+                            FileStatus::Failed
+                        };
+                        let reason = err.to_string();
+                        let id = w.upsert_file(&facts(item), h.as_ref(), status, Some(&reason))?;
+                        if item
+                            .prev
+                            .as_ref()
+                            .is_some_and(|p| p.status == FileStatus::Ok)
+                        {
+                            w.log(LogOp::Remove, id, None)?;
+                            index_ops.push((id, None));
+                        }
+                        outcomes.push((
+                            item.path.clone(),
+                            if err.is_unsupported() {
+                                FileOutcome::Unsupported(reason)
+                            } else {
+                                FileOutcome::Failed(reason)
+                            },
+                        ));
+                    }
+                }
+            }
+            Ok(())
+        })?;
+        batch.clear();
+        StageClock::add(&clock.commit, t);
+        let t = Instant::now();
+        for (id, v) in index_ops {
+            match v {
+                Some(v) => self.index.upsert(id, &v)?,
+                None => self.index.remove(id)?,
+            }
+        }
+        self.index.mark_applied(self.catalog.log_head()?);
+        StageClock::add(&clock.insert, t);
+        for (p, o) in &outcomes {
+            progress.file_done(p, o);
+        }
+        Ok(())
+    }
+
+    /// Decode, preprocess and embed image files that need not be in the library.
+    /// Returns one `[dim]` L2-normalised descriptor or a reason per path, in order.
+    pub fn embed_files(&mut self, paths: &[PathBuf]) -> Result<Vec<Result<Vec<f32>, String>>> {
+        use rayon::prelude::*;
+        let input = self.model.manifest.input.clone();
+        let limits = self.cfg.limits;
+        let tensors: Vec<Result<Vec<f32>, String>> = paths
+            .par_iter()
+            .map_init(
+                || Preprocessor::new(&input),
+                |pre, p| {
+                    let bytes = std::fs::read(p).map_err(|e| format!("cannot read: {e}"))?;
+                    let d = decode::decode_catching(&bytes, pre.min_source_short_side(), &limits)
+                        .map_err(|e| e.to_string())?;
+                    let mut t = vec![0f32; pre.tensor_len()];
+                    pre.run(&d.image, &mut t)?;
+                    Ok(t)
+                },
+            )
+            .collect();
+        let batch_size = self.cfg.batch_size.max(1);
+        let embedder = self.embedder()?;
+        let ok: Vec<usize> = (0..tensors.len()).filter(|i| tensors[*i].is_ok()).collect();
+        let mut out: Vec<Result<Vec<f32>, String>> = tensors
+            .iter()
+            .map(|t| t.clone().map(|_| Vec::new()))
+            .collect();
+        for chunk in ok.chunks(batch_size) {
+            let mut buf = Vec::new();
+            for i in chunk {
+                buf.extend_from_slice(tensors[*i].as_ref().expect("ok"));
+            }
+            let vecs = embedder.embed(&buf, chunk.len())?;
+            let dim = vecs.len() / chunk.len();
+            for (i, v) in chunk.iter().zip(vecs.chunks_exact(dim)) {
+                out[*i] = Ok(v.to_vec());
+            }
+        }
+        Ok(out)
+    }
+
+    /// k-nearest-neighbour (or, with `min_similarity`, range) queries for each image in
+    /// `queries`. A query that is in the library uses its stored vector and is excluded from
+    /// its own results; others are decoded and embedded (as one batch).
+    ///
+    /// Errors: [`Error::Query`] if a query image cannot be read or decoded.
+    pub fn similar(
+        &mut self,
+        queries: &[PathBuf],
+        opts: SimilarOptions,
+    ) -> Result<Vec<QueryResult>> {
+        let mut qs: Vec<(PathBuf, Option<i64>, Option<Vec<f32>>)> = Vec::new();
+        for q in queries {
+            let abs = q.canonicalize().map_err(|e| Error::Query {
+                path: q.clone(),
+                reason: e.to_string(),
+            })?;
+            let row = self.catalog.file_by_path(&abs)?;
+            let stored = match &row {
+                Some(r) => self.catalog.embedding_for_key(&self.model_id, r.id)?,
+                None => None,
+            };
+            qs.push((abs, row.map(|r| r.id), stored));
+        }
+        let missing: Vec<PathBuf> = qs
+            .iter()
+            .filter(|q| q.2.is_none())
+            .map(|q| q.0.clone())
+            .collect();
+        if !missing.is_empty() {
+            let mut embedded = self.embed_files(&missing)?.into_iter();
+            for q in qs.iter_mut().filter(|q| q.2.is_none()) {
+                match embedded.next().expect("one per missing query") {
+                    Ok(v) => q.2 = Some(v),
+                    Err(reason) => {
+                        return Err(Error::Query {
+                            path: q.0.clone(),
+                            reason,
+                        });
+                    }
+                }
+            }
+        }
+        if let Some(ef) = opts.ef_search {
+            self.index.set_ef_search(ef);
+        }
+        let limit = match (opts.k, opts.min_similarity) {
+            (Some(k), _) => k,
+            (None, Some(_)) => usize::MAX,
+            (None, None) => 10,
+        };
+        let mut out = Vec::with_capacity(qs.len());
+        for (path, own, v) in qs {
+            let v = v.expect("filled above");
+            let extra = usize::from(own.is_some_and(|k| self.index.contains(k)));
+            let want = limit.saturating_add(extra);
+            let hits = match opts.min_similarity {
+                Some(t) => self.index.range_search(&v, t, want)?,
+                None => self.index.search(&v, want)?,
+            };
+            let mut results = Vec::with_capacity(hits.len());
+            for (key, sim) in hits {
+                if Some(key) == own || results.len() >= limit {
+                    continue;
+                }
+                let Some(p) = self.catalog.path_of(key)? else {
+                    continue;
+                };
+                results.push(Neighbor {
+                    path: p,
+                    similarity: sim,
+                    vector: if opts.with_vectors {
+                        self.index.vector(key)
+                    } else {
+                        None
+                    },
+                });
+            }
+            out.push(QueryResult {
+                query: path,
+                results,
+            });
+        }
+        if opts.ef_search.is_some() {
+            self.index.set_ef_search(self.cfg.hnsw.ef_search);
+        }
+        Ok(out)
+    }
+}
+
+fn facts(item: &WorkItem) -> FileFacts<'_> {
+    FileFacts {
+        library_id: item.library_id,
+        path: &item.path,
+        size: item.size,
+        mtime_ns: item.mtime_ns,
+    }
+}
+
+/// Decode-thread work for one file: read, hash, and either short-cut (unchanged, reusable,
+/// failed) or decode and preprocess.
+fn prepare(
+    item: WorkItem,
+    embedded: &HashSet<ContentHash>,
+    pre: &mut Preprocessor,
+    min_side: u32,
+    limits: &DecodeLimits,
+    clock: &StageClock,
+) -> std::result::Result<Pending, Done> {
+    if let PathKind::Unsupported(fmt) = item.kind {
+        return Err(Done::Skipped(item, None, DecodeError::Unsupported(fmt)));
+    }
+    let t = Instant::now();
+    let bytes = match std::fs::read(&item.path) {
+        Ok(b) => b,
+        Err(e) => return Err(Done::Skipped(item, None, DecodeError::Io(e.to_string()))),
+    };
+    let hash: ContentHash = *blake3::hash(&bytes).as_bytes();
+    StageClock::add(&clock.read_hash, t);
+    if let Some(prev) = &item.prev
+        && prev.hash == Some(hash)
+        && (prev.status != FileStatus::Ok || embedded.contains(&hash))
+    {
+        return Err(Done::Touch(item));
+    }
+    if embedded.contains(&hash) {
+        return Err(Done::Reuse(item, hash));
+    }
+    let t = Instant::now();
+    let decoded = decode::decode_catching(&bytes, min_side, limits);
+    drop(bytes);
+    StageClock::add(&clock.decode, t);
+    let decoded = match decoded {
+        Ok(d) => d,
+        Err(e) => return Err(Done::Skipped(item, Some(hash), e)),
+    };
+    let t = Instant::now();
+    let mut tensor = vec![0f32; pre.tensor_len()];
+    if let Err(e) = pre.run(&decoded.image, &mut tensor) {
+        return Err(Done::Skipped(item, Some(hash), DecodeError::Corrupt(e)));
+    }
+    let mut meta = decoded.meta;
+    meta.phash = Some(perceptual_hash(&decoded.image));
+    StageClock::add(&clock.resize, t);
+    Ok(Pending {
+        item,
+        hash,
+        meta,
+        tensor,
+    })
+}

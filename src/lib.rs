@@ -1,0 +1,19 @@
+//! Likeness: browse a photo library by visual similarity, entirely on your own machine.
+//!
+//! Pipeline: [`decode`] (DCT-scaled JPEG, limits, EXIF orientation) → [`preprocess`] (resize,
+//! centre crop, normalise) → [`model`] (ONNX image model, L2-normalised descriptors) →
+//! [`catalog`] (SQLite, source of truth) and [`vindex`] (HNSW, usearch). [`engine::Engine`] is
+//! the one synchronous API the CLI ([`cli`]) and the desktop app use.
+
+pub mod catalog;
+pub mod cli;
+pub mod decode;
+pub mod engine;
+pub mod error;
+pub mod eval;
+pub mod model;
+pub mod preprocess;
+pub mod vindex;
+
+pub use engine::{Engine, EngineConfig};
+pub use error::{Error, Result};

@@ -1,0 +1,9 @@
+//! Integration tests: one binary, real model, real photos from ../shared/data.
+
+mod harness;
+
+mod cli;
+mod crash;
+mod hostile;
+mod incremental;
+mod quality;
