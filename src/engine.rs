@@ -30,6 +30,8 @@ pub struct EngineConfig {
     /// Decode threads; ONNX Runtime uses the same number of intra-op threads.
     /// Default: available parallelism.
     pub threads: usize,
+    /// ONNX Runtime intra-op threads. Default: `threads`.
+    pub inference_threads: usize,
     /// Images per inference batch. Default 16.
     pub batch_size: usize,
     /// Decompression-bomb limits.
@@ -45,6 +47,7 @@ impl EngineConfig {
             quantization: Quantization::default(),
             hnsw: HnswParams::default(),
             threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            inference_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
             batch_size: 16,
             limits: DecodeLimits::default(),
         }
@@ -257,12 +260,12 @@ fn mtime_ns(md: &std::fs::Metadata) -> i64 {
 }
 
 /// A 64-bit DCT perceptual hash (pHash: 8x8 mean of the DCT low frequencies, image_hasher).
-/// Large images are first shrunk to fit 256x256 (image_hasher resizes with Lanczos3, which is
-/// slow on full-resolution photos; pHash only looks at 16x16).
+/// Images are first shrunk to fit 64x64 with fast_image_resize (image_hasher resizes with
+/// Lanczos3, which is slow on large images; pHash only looks at the 16x16 DCT input).
 pub fn perceptual_hash(img: &image::RgbImage) -> Vec<u8> {
     let small;
-    let img = if img.width().max(img.height()) > 512 {
-        small = crate::preprocess::shrink_to_fit(img, 256);
+    let img = if img.width().max(img.height()) > 64 {
+        small = crate::preprocess::shrink_to_fit(img, 64);
         &small
     } else {
         img
@@ -355,7 +358,7 @@ impl Engine {
         if self.embedder.is_none() {
             self.embedder = Some(Embedder::new(
                 &self.model,
-                self.cfg.threads,
+                self.cfg.inference_threads,
                 Some(&self.cfg.data_dir),
             )?);
         }
@@ -527,11 +530,14 @@ impl Engine {
                 s.spawn(move || {
                     let mut pre = Preprocessor::new(input);
                     let min_side = pre.min_source_short_side();
+                    // Reused read buffer: no fresh pages to fault in for every multi-MB photo.
+                    let mut buf = Vec::new();
                     for item in work_rx.iter() {
                         if stopped() {
                             break;
                         }
-                        let d = prepare(item, embedded, &mut pre, min_side, &limits, clock);
+                        let d =
+                            prepare(item, embedded, &mut pre, min_side, &limits, clock, &mut buf);
                         let sent = match d {
                             Ok(p) => pend_tx.send(p).is_ok(),
                             Err(done) => done_tx.send(done).is_ok(),
@@ -696,6 +702,7 @@ impl Engine {
                     Done::Touch(item) => {
                         let prev = item.prev.as_ref().expect("touch has a row");
                         w.touch_file(prev.id, item.size, item.mtime_ns)?;
+                        report.up_to_date += 1;
                         outcomes.push((item.path.clone(), FileOutcome::Unchanged));
                     }
                     Done::Reuse(item, h) => {
@@ -928,16 +935,22 @@ fn prepare(
     min_side: u32,
     limits: &DecodeLimits,
     clock: &StageClock,
+    buf: &mut Vec<u8>,
 ) -> std::result::Result<Pending, Done> {
     if let PathKind::Unsupported(fmt) = item.kind {
         return Err(Done::Skipped(item, None, DecodeError::Unsupported(fmt)));
     }
     let t = Instant::now();
-    let bytes = match std::fs::read(&item.path) {
-        Ok(b) => b,
-        Err(e) => return Err(Done::Skipped(item, None, DecodeError::Io(e.to_string()))),
-    };
-    let hash: ContentHash = *blake3::hash(&bytes).as_bytes();
+    buf.clear();
+    let read = std::fs::File::open(&item.path).and_then(|mut f| {
+        use std::io::Read;
+        f.read_to_end(buf)
+    });
+    if let Err(e) = read {
+        return Err(Done::Skipped(item, None, DecodeError::Io(e.to_string())));
+    }
+    let bytes = &buf[..];
+    let hash: ContentHash = *blake3::hash(bytes).as_bytes();
     StageClock::add(&clock.read_hash, t);
     if let Some(prev) = &item.prev
         && prev.hash == Some(hash)
@@ -949,8 +962,7 @@ fn prepare(
         return Err(Done::Reuse(item, hash));
     }
     let t = Instant::now();
-    let decoded = decode::decode_catching(&bytes, min_side, limits);
-    drop(bytes);
+    let decoded = decode::decode_catching(bytes, min_side, limits);
     StageClock::add(&clock.decode, t);
     let decoded = match decoded {
         Ok(d) => d,

@@ -5,6 +5,7 @@
 //! [`catalog`] (SQLite, source of truth) and [`vindex`] (HNSW, usearch). [`engine::Engine`] is
 //! the one synchronous API the CLI ([`cli`]) and the desktop app use.
 
+pub mod bench;
 pub mod catalog;
 pub mod cli;
 pub mod decode;

@@ -201,22 +201,23 @@ impl VectorIndex {
         Some(vi)
     }
 
-    /// Replace the contents with every indexed vector of `model` in the catalog.
+    /// Replace the contents with every indexed vector of `model` in the catalog
+    /// (parallel insertion in chunks of 4096 vectors).
     pub fn rebuild(&mut self, catalog: &Catalog, model: &str) -> Result<()> {
         self.index.reset().map_err(usearch_err)?;
         let n = catalog.indexed_count(model)? as usize;
         self.index.reserve(n.max(1024)).map_err(usearch_err)?;
-        let mut err = None;
+        let mut chunk: Vec<(i64, Vec<f32>)> = Vec::with_capacity(4096);
+        let mut result = Ok(());
         catalog.for_each_indexed(model, |key, v| {
-            if err.is_none()
-                && let Err(e) = self.upsert(key, &v)
-            {
-                err = Some(e);
+            chunk.push((key, v));
+            if chunk.len() == 4096 && result.is_ok() {
+                result = self.insert_new(&chunk);
+                chunk.clear();
             }
         })?;
-        if let Some(e) = err {
-            return Err(e);
-        }
+        result?;
+        self.insert_new(&chunk)?;
         self.applied_seq = catalog.log_head()?;
         self.saved_seq = None;
         Ok(())
@@ -240,6 +241,32 @@ impl VectorIndex {
             self.index.reserve(cap).map_err(usearch_err)?;
         }
         self.index.add(k, v).map_err(usearch_err)
+    }
+
+    /// Insert keys that are not in the index yet, in parallel on the rayon pool.
+    ///
+    /// Errors: [`Error::Index`] for a wrong dimension or a key already present.
+    pub fn insert_new(&mut self, items: &[(i64, Vec<f32>)]) -> Result<()> {
+        use rayon::prelude::*;
+        if let Some((_, v)) = items.iter().find(|(_, v)| v.len() != self.dim) {
+            return Err(Error::Index(format!(
+                "vector of length {} for an index of dimension {}",
+                v.len(),
+                self.dim
+            )));
+        }
+        let need = self.index.size() + items.len();
+        if need > self.index.capacity() {
+            let cap = need.max(self.index.capacity() * 2).max(1024);
+            let threads = rayon::current_num_threads().max(1);
+            self.index
+                .reserve_capacity_and_threads(cap, threads)
+                .map_err(usearch_err)?;
+        }
+        let index = &self.index;
+        items
+            .par_iter()
+            .try_for_each(|(k, v)| index.add(*k as u64, v).map_err(usearch_err))
     }
 
     /// Remove `key` if present.
@@ -294,6 +321,19 @@ impl VectorIndex {
             return Ok(Vec::new());
         }
         let m = self.index.search(query, k).map_err(usearch_err)?;
+        Ok(m.keys
+            .iter()
+            .zip(&m.distances)
+            .map(|(k, d)| (*k as i64, 1.0 - d))
+            .collect())
+    }
+
+    /// Exact (brute-force) k nearest neighbours, for measuring recall: `(key, cosine similarity)`.
+    pub fn exact_search(&self, query: &[f32], k: usize) -> Result<Vec<(i64, f32)>> {
+        if k == 0 || self.is_empty() {
+            return Ok(Vec::new());
+        }
+        let m = self.index.exact_search(query, k).map_err(usearch_err)?;
         Ok(m.keys
             .iter()
             .zip(&m.distances)

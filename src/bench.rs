@@ -1,0 +1,357 @@
+//! Benchmarks behind `likeness bench`: end-to-end ingest of camera photos (with peers run on the
+//! same files in the same run) and HNSW query latency at scale. Figures go to BENCHMARKS.md.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use crate::engine::{Engine, EngineConfig, IndexReport, NoProgress};
+use crate::error::{Error, Result, io_err};
+use crate::vindex::{HnswParams, Quantization, VectorIndex};
+
+/// Peak resident set size of this process, bytes (`getrusage`, Linux reports KiB).
+pub fn peak_rss_bytes() -> u64 {
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage only writes into the struct we own.
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) } != 0 {
+        return 0;
+    }
+    ru.ru_maxrss as u64 * 1024
+}
+
+/// `p`-th percentile (0..=100) of `xs` (sorted in place), nearest-rank.
+pub fn percentile(xs: &mut [f64], p: f64) -> f64 {
+    if xs.is_empty() {
+        return f64::NAN;
+    }
+    xs.sort_by(f64::total_cmp);
+    let rank = ((p / 100.0) * xs.len() as f64).ceil().max(1.0) as usize;
+    xs[rank.min(xs.len()) - 1]
+}
+
+/// JPEGs of `min_pixels..=max_pixels` under `dir` (header read only).
+pub fn find_large_jpegs(dir: &Path, min_pixels: u64, max_pixels: u64) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = walkdir::WalkDir::new(dir)
+        .sort_by_file_name()
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_file())
+        .filter_map(|e| {
+            let bytes = std::fs::read(e.path()).ok()?;
+            if crate::decode::sniff(&bytes) != Some(crate::decode::Format::Jpeg) {
+                return None;
+            }
+            let h = turbojpeg::read_header(&bytes).ok()?;
+            let px = (h.width * h.height) as u64;
+            (min_pixels..=max_pixels)
+                .contains(&px)
+                .then(|| e.path().to_path_buf())
+        })
+        .collect();
+    out.dedup();
+    out
+}
+
+/// Write `copies` distinct files into `dest` by cycling through `sources`. Each copy is the
+/// original JPEG with 8 unique bytes appended after its EOI marker (ignored by decoders), so
+/// that content hashing sees distinct photos while decoding costs exactly the same.
+pub fn replicate(sources: &[PathBuf], copies: usize, dest: &Path) -> Result<u64> {
+    std::fs::create_dir_all(dest).map_err(io_err(dest))?;
+    let originals: Vec<Vec<u8>> = sources
+        .iter()
+        .map(|p| std::fs::read(p).map_err(io_err(p)))
+        .collect::<Result<_>>()?;
+    let mut total = 0u64;
+    for i in 0..copies {
+        let mut b = originals[i % originals.len()].clone();
+        b.extend_from_slice(&(i as u64).to_le_bytes());
+        let p = dest.join(format!("photo-{i:05}.jpg"));
+        std::fs::write(&p, &b).map_err(io_err(&p))?;
+        total += b.len() as u64;
+    }
+    Ok(total)
+}
+
+/// Results of [`ingest`].
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct IngestResult {
+    /// The distinct source photos that were replicated.
+    pub sources: Vec<PathBuf>,
+    /// Photos indexed.
+    pub photos: usize,
+    /// Their average size, megapixels.
+    pub megapixels: f64,
+    /// The engine's index report (wall time, per-stage times).
+    pub report: IndexReport,
+    /// Photos per second, end to end (scan, read, hash, decode, embed, insert, commit, save).
+    pub images_per_s: f64,
+    /// Catalog + index on disk, bytes per photo.
+    pub bytes_per_photo: f64,
+    /// Peak RSS of the process, bytes.
+    pub peak_rss_bytes: u64,
+    /// `likeness similar` on an indexed photo as a new process: (p50, p99) ms over 10 runs.
+    pub cold_start_ms: (f64, f64),
+    /// `likeness similar` on a photo outside the library (loads ONNX Runtime and the model):
+    /// (p50, p99) ms over 10 runs.
+    pub cold_start_embed_ms: (f64, f64),
+    /// Peers on the same folder: (name, seconds, seconds / likeness seconds).
+    pub peers: Vec<(String, f64, f64)>,
+}
+
+fn dir_bytes(dir: &Path) -> u64 {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.metadata().ok())
+        .filter(|m| m.is_file())
+        .map(|m| m.len())
+        .sum()
+}
+
+fn time_command(cmd: &mut Command) -> Option<f64> {
+    let t = Instant::now();
+    let st = cmd
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .ok()?;
+    st.success().then(|| t.elapsed().as_secs_f64())
+}
+
+/// End-to-end ingest benchmark: replicate the 8-50 MP camera JPEGs under `source` to `copies` files in
+/// `work`, index them with a fresh data dir, then time cold-start queries and the peers found on
+/// PATH (`czkawka_cli image`, with a fresh cache) on the same folder.
+pub fn ingest(
+    source: &Path,
+    copies: usize,
+    work: &Path,
+    model: &str,
+    threads: usize,
+    inference_threads: usize,
+) -> Result<IngestResult> {
+    // Camera photos: 8 to 50 MP (the 400 MP synthetic JPEG of the hostile set is no photo).
+    let sources = find_large_jpegs(source, 8_000_000, 50_000_000);
+    if sources.is_empty() {
+        return Err(Error::Invalid(format!(
+            "no JPEG of 8-50 MP under {}",
+            source.display()
+        )));
+    }
+    let mp: f64 = sources
+        .iter()
+        .map(|p| {
+            let h = turbojpeg::read_header(&std::fs::read(p).unwrap_or_default()).ok();
+            h.map_or(0.0, |h| (h.width * h.height) as f64 / 1e6)
+        })
+        .sum::<f64>()
+        / sources.len() as f64;
+    let photos = work.join("photos");
+    let data = work.join("data");
+    let _ = std::fs::remove_dir_all(&photos);
+    let _ = std::fs::remove_dir_all(&data);
+    replicate(&sources, copies, &photos)?;
+
+    let mut cfg = EngineConfig::new(data.clone(), model);
+    cfg.threads = threads;
+    cfg.inference_threads = inference_threads;
+    let mut engine = Engine::open(cfg)?;
+    let report = engine.index(&[photos.clone()], &AtomicBool::new(false), &NoProgress)?;
+    let done = report.embedded + report.reused;
+    drop(engine);
+    let disk = dir_bytes(&data);
+
+    let exe = std::env::current_exe().map_err(io_err("current_exe"))?;
+    let query_in = photos.join("photo-00000.jpg");
+    let query_out = &sources[0];
+    let cold = |q: &Path| -> (f64, f64) {
+        let mut t: Vec<f64> = (0..10)
+            .filter_map(|_| {
+                time_command(
+                    Command::new(&exe)
+                        .arg("--data-dir")
+                        .arg(&data)
+                        .arg("--model")
+                        .arg(model)
+                        .arg("similar")
+                        .arg(q),
+                )
+            })
+            .map(|s| s * 1e3)
+            .collect();
+        (percentile(&mut t, 50.0), percentile(&mut t, 99.0))
+    };
+    let cold_start_ms = cold(&query_in);
+    let cold_start_embed_ms = cold(query_out);
+
+    let mut peers = Vec::new();
+    let ours = report.elapsed_s;
+    if let Some(czkawka) = which("czkawka_cli") {
+        let cache = work.join("czkawka-cache");
+        for (label, extra) in [
+            (
+                "czkawka_cli image (defaults: Gradient 16x16 hash, Nearest filter)",
+                vec![],
+            ),
+            ("czkawka_cli image -z Lanczos3", vec!["-z", "Lanczos3"]),
+            (
+                "czkawka_cli image --geometric-invariance mirror-flip-rotate90",
+                vec!["--geometric-invariance", "mirror-flip-rotate90"],
+            ),
+        ] {
+            let _ = std::fs::remove_dir_all(&cache);
+            let secs = time_command(
+                Command::new(&czkawka)
+                    .env("XDG_CACHE_HOME", &cache)
+                    .env("XDG_CONFIG_HOME", &cache)
+                    .arg("image")
+                    // No cache (a first run, like ours), exit 0 when duplicates are found.
+                    .args(["-H", "-W", "-N", "-M", "-d"])
+                    .arg(&photos)
+                    .args(&extra)
+                    .arg("-f")
+                    .arg(work.join("czkawka-out.txt")),
+            );
+            if let Some(s) = secs {
+                peers.push((label.to_owned(), s, s / ours));
+            }
+        }
+    }
+    Ok(IngestResult {
+        sources,
+        photos: done as usize,
+        megapixels: mp,
+        images_per_s: done as f64 / ours,
+        bytes_per_photo: disk as f64 / done.max(1) as f64,
+        peak_rss_bytes: peak_rss_bytes(),
+        report,
+        cold_start_ms,
+        cold_start_embed_ms,
+        peers,
+    })
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
+    })
+}
+
+/// Results of [`hnsw`].
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct HnswResult {
+    /// Vectors in the index.
+    pub n: usize,
+    /// Dimension.
+    pub dim: usize,
+    /// Storage.
+    pub quantization: Quantization,
+    /// ef_search used.
+    pub ef_search: usize,
+    /// Parallel build, vectors per second.
+    pub inserts_per_s: f64,
+    /// Index in memory, bytes.
+    pub memory_bytes: usize,
+    /// Index file, bytes.
+    pub file_bytes: u64,
+    /// k=10 query latency, ms: p50.
+    pub p50_ms: f64,
+    /// k=10 query latency, ms: p99.
+    pub p99_ms: f64,
+    /// recall@10 of HNSW against exact search, over the timed queries.
+    pub recall_at_10: f64,
+}
+
+/// Deterministic pseudo-random generator (SplitMix64) for synthetic vectors.
+struct SplitMix(u64);
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    /// Approximately standard normal (sum of 4 uniforms, scaled).
+    fn normal(&mut self) -> f32 {
+        let s: f64 = (0..4)
+            .map(|_| (self.next() >> 11) as f64 / (1u64 << 53) as f64)
+            .sum();
+        ((s - 2.0) * (3.0f64).sqrt()) as f32
+    }
+}
+
+/// HNSW benchmark on `n` synthetic L2-normalised `dim`-d vectors drawn around `n / 100`
+/// cluster centres (real photo descriptors cluster; uniform random vectors would be an
+/// unrealistically hard case). Times `queries` k=10 queries; recall@10 is measured against
+/// exact search on the same queries.
+pub fn hnsw(
+    n: usize,
+    dim: usize,
+    queries: usize,
+    quant: Quantization,
+    params: HnswParams,
+    work: &Path,
+) -> Result<HnswResult> {
+    let mut rng = SplitMix(42);
+    let centres: Vec<Vec<f32>> = (0..(n / 100).max(1))
+        .map(|_| (0..dim).map(|_| rng.normal()).collect())
+        .collect();
+    let point = |rng: &mut SplitMix| -> Vec<f32> {
+        let c = &centres[(rng.next() % centres.len() as u64) as usize];
+        let mut v: Vec<f32> = c.iter().map(|x| x + 0.6 * rng.normal()).collect();
+        crate::model::l2_normalize(&mut v);
+        v
+    };
+    let dir = work.join("hnsw-bench");
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut index = VectorIndex::empty(dir.clone(), dim, quant, params)?;
+    let t = Instant::now();
+    let mut inserted = 0;
+    while inserted < n {
+        let m = (n - inserted).min(4096);
+        let chunk: Vec<(i64, Vec<f32>)> = (0..m)
+            .map(|i| ((inserted + i) as i64, point(&mut rng)))
+            .collect();
+        index.insert_new(&chunk)?;
+        inserted += m;
+    }
+    let inserts_per_s = n as f64 / t.elapsed().as_secs_f64();
+    index.mark_applied(1);
+    index.save()?;
+    let file_bytes = index
+        .file()
+        .map_or(0, |f| std::fs::metadata(f).map_or(0, |m| m.len()));
+
+    let qs: Vec<Vec<f32>> = (0..queries).map(|_| point(&mut rng)).collect();
+    let mut lat = Vec::with_capacity(queries);
+    let mut approx = Vec::with_capacity(queries);
+    for q in &qs {
+        let t = Instant::now();
+        let r = index.search(q, 10)?;
+        lat.push(t.elapsed().as_secs_f64() * 1e3);
+        approx.push(r);
+    }
+    let mut hit = 0usize;
+    for (q, a) in qs.iter().zip(&approx) {
+        let exact = index.exact_search(q, 10)?;
+        hit += a
+            .iter()
+            .filter(|x| exact.iter().any(|e| e.0 == x.0))
+            .count();
+    }
+    Ok(HnswResult {
+        n,
+        dim,
+        quantization: quant,
+        ef_search: params.ef_search,
+        inserts_per_s,
+        memory_bytes: index.memory_usage(),
+        file_bytes,
+        p50_ms: percentile(&mut lat.clone(), 50.0),
+        p99_ms: percentile(&mut lat, 99.0),
+        recall_at_10: hit as f64 / (10 * queries) as f64,
+    })
+}
