@@ -145,7 +145,7 @@ fn exif_orientation_variants_embed_alike() {
 /// displayed width and height.
 #[test]
 fn orientation_swaps_dimensions() {
-    let limits = likeness::decode::DecodeOptions::default();
+    let limits = likeness::decode::DecodeLimits::default();
     let one = std::fs::read(img("exif-orientation-examples/Landscape_1.jpg")).unwrap();
     let six = std::fs::read(img("exif-orientation-examples/Landscape_6.jpg")).unwrap();
     let a = likeness::decode::decode(&one, 256, &limits).unwrap();
