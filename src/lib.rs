@@ -14,6 +14,7 @@ pub mod error;
 pub mod eval;
 pub mod model;
 pub mod preprocess;
+pub mod thumbs;
 pub mod vindex;
 
 pub use engine::{Engine, EngineConfig};

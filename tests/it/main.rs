@@ -7,3 +7,4 @@ mod crash;
 mod hostile;
 mod incremental;
 mod quality;
+mod thumbs;
