@@ -156,7 +156,11 @@ pub fn ingest(
     cfg.threads = threads;
     cfg.inference_threads = inference_threads;
     let mut engine = Engine::open(cfg)?;
-    let report = engine.index(&[photos.clone()], &AtomicBool::new(false), &NoProgress)?;
+    let report = engine.index(
+        std::slice::from_ref(&photos),
+        &AtomicBool::new(false),
+        &NoProgress,
+    )?;
     let done = report.embedded + report.reused;
     drop(engine);
     let disk = dir_bytes(&data);

@@ -174,7 +174,7 @@ fn engine(cli: &Cli) -> Result<Engine> {
     }
     let e = Engine::open(cfg)?;
     let r = e.open_report();
-    if r.rebuilt && e.vector_index().len() > 0 {
+    if r.rebuilt && !e.vector_index().is_empty() {
         eprintln!(
             "note: rebuilt the {} index from {} stored vectors (no re-embedding)",
             e.model_id(),

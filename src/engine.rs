@@ -217,6 +217,14 @@ enum Done {
     Skipped(WorkItem, Option<ContentHash>, DecodeError),
 }
 
+/// What a decode thread made of one file.
+enum Prepared {
+    /// Needs inference.
+    Pending(Pending),
+    /// Finished without inference.
+    Done(Done),
+}
+
 /// Decoded and preprocessed, waiting for inference.
 struct Pending {
     item: WorkItem,
@@ -539,8 +547,8 @@ impl Engine {
                         let d =
                             prepare(item, embedded, &mut pre, min_side, &limits, clock, &mut buf);
                         let sent = match d {
-                            Ok(p) => pend_tx.send(p).is_ok(),
-                            Err(done) => done_tx.send(done).is_ok(),
+                            Prepared::Pending(p) => pend_tx.send(p).is_ok(),
+                            Prepared::Done(done) => done_tx.send(done).is_ok(),
                         };
                         if !sent {
                             break;
@@ -936,9 +944,9 @@ fn prepare(
     limits: &DecodeLimits,
     clock: &StageClock,
     buf: &mut Vec<u8>,
-) -> std::result::Result<Pending, Done> {
+) -> Prepared {
     if let PathKind::Unsupported(fmt) = item.kind {
-        return Err(Done::Skipped(item, None, DecodeError::Unsupported(fmt)));
+        return Prepared::Done(Done::Skipped(item, None, DecodeError::Unsupported(fmt)));
     }
     let t = Instant::now();
     buf.clear();
@@ -947,7 +955,7 @@ fn prepare(
         f.read_to_end(buf)
     });
     if let Err(e) = read {
-        return Err(Done::Skipped(item, None, DecodeError::Io(e.to_string())));
+        return Prepared::Done(Done::Skipped(item, None, DecodeError::Io(e.to_string())));
     }
     let bytes = &buf[..];
     let hash: ContentHash = *blake3::hash(bytes).as_bytes();
@@ -956,27 +964,27 @@ fn prepare(
         && prev.hash == Some(hash)
         && (prev.status != FileStatus::Ok || embedded.contains(&hash))
     {
-        return Err(Done::Touch(item));
+        return Prepared::Done(Done::Touch(item));
     }
     if embedded.contains(&hash) {
-        return Err(Done::Reuse(item, hash));
+        return Prepared::Done(Done::Reuse(item, hash));
     }
     let t = Instant::now();
     let decoded = decode::decode_catching(bytes, min_side, limits);
     StageClock::add(&clock.decode, t);
     let decoded = match decoded {
         Ok(d) => d,
-        Err(e) => return Err(Done::Skipped(item, Some(hash), e)),
+        Err(e) => return Prepared::Done(Done::Skipped(item, Some(hash), e)),
     };
     let t = Instant::now();
     let mut tensor = vec![0f32; pre.tensor_len()];
     if let Err(e) = pre.run(&decoded.image, &mut tensor) {
-        return Err(Done::Skipped(item, Some(hash), DecodeError::Corrupt(e)));
+        return Prepared::Done(Done::Skipped(item, Some(hash), DecodeError::Corrupt(e)));
     }
     let mut meta = decoded.meta;
     meta.phash = Some(perceptual_hash(&decoded.image));
     StageClock::add(&clock.resize, t);
-    Ok(Pending {
+    Prepared::Pending(Pending {
         item,
         hash,
         meta,

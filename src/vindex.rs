@@ -143,7 +143,7 @@ impl VectorIndex {
             .flatten()
             .filter_map(|e| seq_of(&e.path()).map(|s| (s, e.path())))
             .collect();
-        files.sort_by(|a, b| b.0.cmp(&a.0));
+        files.sort_by_key(|f| std::cmp::Reverse(f.0));
         let truncated = catalog.log_truncated_through()?;
         let mut report = OpenReport::default();
         for (seq, path) in &files {
@@ -349,7 +349,7 @@ impl VectorIndex {
         min_similarity: f32,
         limit: usize,
     ) -> Result<Vec<(i64, f32)>> {
-        let mut k = limit.min(64).max(1);
+        let mut k = limit.clamp(1, 64);
         loop {
             let mut hits = self.search(query, k)?;
             let exhausted = hits.len() < k || k >= limit || k >= self.len();

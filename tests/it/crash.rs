@@ -102,9 +102,11 @@ fn corrupt_or_missing_index_is_rebuilt_from_catalog() {
         w.add(&img(p), &format!("{i}.jpg"));
     }
     let mut e = w.engine();
-    index(&mut e, &[w.lib.clone()]);
+    index(&mut e, std::slice::from_ref(&w.lib));
     let q = w.lib.join("0.jpg");
-    let expected = e.similar(&[q.clone()], SimilarOptions::default()).unwrap();
+    let expected = e
+        .similar(std::slice::from_ref(&q), SimilarOptions::default())
+        .unwrap();
     drop(e);
     let paths = |r: &[likeness::engine::QueryResult]| {
         r[0].results
@@ -124,7 +126,9 @@ fn corrupt_or_missing_index_is_rebuilt_from_catalog() {
         let mut e = w.engine();
         assert!(e.open_report().rebuilt, "{damage}: not rebuilt");
         assert_eq!(e.vector_index().len(), 3, "{damage}");
-        let got = e.similar(&[q.clone()], SimilarOptions::default()).unwrap();
+        let got = e
+            .similar(std::slice::from_ref(&q), SimilarOptions::default())
+            .unwrap();
         assert_eq!(paths(&got), paths(&expected), "{damage}");
         drop(e);
         assert!(

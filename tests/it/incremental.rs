@@ -23,7 +23,7 @@ fn incremental_reindex_rename_copy_delete_modify() {
         .map(|(i, p)| w.add(&img(p), &format!("p{i}.jpg")))
         .collect();
     let mut e = w.engine();
-    let r = index(&mut e, &[w.lib.clone()]);
+    let r = index(&mut e, std::slice::from_ref(&w.lib));
     assert_eq!((r.scanned, r.embedded, r.failed), (5, 5, 0), "{r:?}");
     assert_eq!(e.vector_index().len(), 5);
 
@@ -52,7 +52,7 @@ fn incremental_reindex_rename_copy_delete_modify() {
     assert_eq!((r.embedded, r.reused), (0, 1), "{r:?}");
     assert_eq!(e.vector_index().len(), 6);
     let res = e
-        .similar(&[files[1].clone()], SimilarOptions::default())
+        .similar(std::slice::from_ref(&files[1]), SimilarOptions::default())
         .unwrap();
     assert_eq!(res[0].results[0].path, copy);
     assert!(res[0].results[0].similarity > 0.999);
@@ -64,7 +64,7 @@ fn incremental_reindex_rename_copy_delete_modify() {
     assert_eq!(e.vector_index().len(), 5);
     let res = e
         .similar(
-            &[files[3].clone()],
+            std::slice::from_ref(&files[3]),
             SimilarOptions {
                 k: Some(10),
                 ..Default::default()
@@ -93,7 +93,7 @@ fn incremental_reindex_rename_copy_delete_modify() {
         .unwrap();
     assert!(cosine(&before, &after) < 0.95, "vector was replaced");
     let fresh = e
-        .embed_files(&[files[3].clone()])
+        .embed_files(std::slice::from_ref(&files[3]))
         .unwrap()
         .remove(0)
         .unwrap();
