@@ -317,23 +317,25 @@ impl VectorIndex {
 
     /// Approximate k nearest neighbours of `query`: `(key, cosine similarity)`, best first.
     pub fn search(&self, query: &[f32], k: usize) -> Result<Vec<(i64, f32)>> {
-        if k == 0 || self.is_empty() {
-            return Ok(Vec::new());
-        }
-        let m = self.index.search(query, k).map_err(usearch_err)?;
-        Ok(m.keys
-            .iter()
-            .zip(&m.distances)
-            .map(|(k, d)| (*k as i64, 1.0 - d))
-            .collect())
+        self.knn(query, k, false)
     }
 
     /// Exact (brute-force) k nearest neighbours, for measuring recall: `(key, cosine similarity)`.
     pub fn exact_search(&self, query: &[f32], k: usize) -> Result<Vec<(i64, f32)>> {
+        self.knn(query, k, true)
+    }
+
+    fn knn(&self, query: &[f32], k: usize, exact: bool) -> Result<Vec<(i64, f32)>> {
         if k == 0 || self.is_empty() {
             return Ok(Vec::new());
         }
-        let m = self.index.exact_search(query, k).map_err(usearch_err)?;
+        let m = if exact {
+            self.index.exact_search(query, k)
+        } else {
+            self.index.search(query, k)
+        }
+        .map_err(usearch_err)?;
+        // usearch's cosine distance is 1 - cosine similarity.
         Ok(m.keys
             .iter()
             .zip(&m.distances)
