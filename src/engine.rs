@@ -507,14 +507,9 @@ impl Engine {
         let limits = self.cfg.limits;
         let input = self.model.manifest.input.clone();
         let model_id = self.model_id.clone();
-        let needs_inference = work.iter().any(|w| {
-            w.kind == PathKind::Image
-                && !(w
-                    .prev
-                    .as_ref()
-                    .is_some_and(|p| p.hash.is_some_and(|h| embedded.contains(&h))))
-        });
-        if needs_inference {
+        // Any photo may turn out to need inference (new or changed bytes are only known after
+        // hashing); only a run of unsupported files alone skips loading the model.
+        if work.iter().any(|w| w.kind == PathKind::Image) {
             self.embedder()?;
         }
         let mut embedder = self.embedder.take();
@@ -560,57 +555,53 @@ impl Engine {
             {
                 let done_tx = done_tx.clone();
                 let (clock, infer_error, abort) = (&clock, &infer_error, &abort);
-                let embedder = embedder.as_mut();
                 let tensor_len = 3 * input.width as usize * input.height as usize;
-                s.spawn(move || {
-                    let Some(embedder) = embedder else {
-                        // Nothing needs inference; drain.
-                        for p in pend_rx.iter() {
-                            let _ = done_tx.send(Done::Skipped(
-                                p.item,
-                                Some(p.hash),
-                                DecodeError::Corrupt("no model loaded".into()),
-                            ));
-                        }
-                        return;
-                    };
-                    let mut batch: Vec<Pending> = Vec::with_capacity(batch_size);
-                    let mut buf: Vec<f32> = Vec::with_capacity(batch_size * tensor_len);
-                    while let Ok(first) = pend_rx.recv() {
-                        batch.push(first);
-                        while batch.len() < batch_size {
-                            match pend_rx.recv_timeout(Duration::from_millis(20)) {
-                                Ok(p) => batch.push(p),
-                                Err(_) => break,
-                            }
-                        }
-                        buf.clear();
-                        for p in &batch {
-                            buf.extend_from_slice(&p.tensor);
-                        }
-                        let t = Instant::now();
-                        let out = embedder.embed(&buf, batch.len());
-                        StageClock::add(&clock.embed, t);
-                        match out {
-                            Ok(vecs) => {
-                                let dim = vecs.len() / batch.len();
-                                for (p, v) in batch.drain(..).zip(vecs.chunks_exact(dim)) {
-                                    if done_tx
-                                        .send(Done::Embedded(p.item, p.hash, p.meta, v.to_vec()))
-                                        .is_err()
-                                    {
-                                        return;
-                                    }
+                // Without a model there is no image work, hence nothing on `pend_rx`.
+                if let Some(embedder) = embedder.as_mut() {
+                    s.spawn(move || {
+                        let mut batch: Vec<Pending> = Vec::with_capacity(batch_size);
+                        let mut buf: Vec<f32> = Vec::with_capacity(batch_size * tensor_len);
+                        while let Ok(first) = pend_rx.recv() {
+                            batch.push(first);
+                            while batch.len() < batch_size {
+                                match pend_rx.recv_timeout(Duration::from_millis(20)) {
+                                    Ok(p) => batch.push(p),
+                                    Err(_) => break,
                                 }
                             }
-                            Err(e) => {
-                                *infer_error.lock().expect("poisoned") = Some(e);
-                                abort.store(true, Ordering::Relaxed);
-                                return;
+                            buf.clear();
+                            for p in &batch {
+                                buf.extend_from_slice(&p.tensor);
+                            }
+                            let t = Instant::now();
+                            let out = embedder.embed(&buf, batch.len());
+                            StageClock::add(&clock.embed, t);
+                            match out {
+                                Ok(vecs) => {
+                                    let dim = vecs.len() / batch.len();
+                                    for (p, v) in batch.drain(..).zip(vecs.chunks_exact(dim)) {
+                                        if done_tx
+                                            .send(Done::Embedded(
+                                                p.item,
+                                                p.hash,
+                                                p.meta,
+                                                v.to_vec(),
+                                            ))
+                                            .is_err()
+                                        {
+                                            return;
+                                        }
+                                    }
+                                }
+                                Err(e) => {
+                                    *infer_error.lock().expect("poisoned") = Some(e);
+                                    abort.store(true, Ordering::Relaxed);
+                                    return;
+                                }
                             }
                         }
-                    }
-                });
+                    });
+                }
             }
             drop(done_tx);
 

@@ -74,7 +74,10 @@ fn incremental_reindex_rename_copy_delete_modify() {
     assert!(res[0].results.iter().all(|n| n.path != files[2]));
     assert_eq!(res[0].results.len(), 4);
 
-    // Modify: new bytes at the same path are re-embedded under the same key.
+    // Modify: new bytes at the same path are re-embedded under the same key, also by a fresh
+    // process that has not loaded the model yet.
+    drop(e);
+    let mut e = w.engine();
     let id3 = e.catalog().file_by_path(&files[3]).unwrap().unwrap().id;
     let before = e
         .catalog()
