@@ -601,6 +601,8 @@ impl Engine {
                             }
                         }
                     });
+                } else {
+                    drop(pend_rx); // a stray send fails instead of blocking
                 }
             }
             drop(done_tx);
