@@ -30,9 +30,9 @@ pub fn percentile(xs: &mut [f64], p: f64) -> f64 {
     xs[rank.min(xs.len()) - 1]
 }
 
-/// JPEGs of `min_pixels..=max_pixels` under `dir` (header read only).
-pub fn find_large_jpegs(dir: &Path, min_pixels: u64, max_pixels: u64) -> Vec<PathBuf> {
-    let mut out: Vec<PathBuf> = walkdir::WalkDir::new(dir)
+/// JPEGs of `min_pixels..=max_pixels` under `dir`, with their size in megapixels.
+pub fn find_large_jpegs(dir: &Path, min_pixels: u64, max_pixels: u64) -> Vec<(PathBuf, f64)> {
+    walkdir::WalkDir::new(dir)
         .sort_by_file_name()
         .into_iter()
         .flatten()
@@ -46,11 +46,9 @@ pub fn find_large_jpegs(dir: &Path, min_pixels: u64, max_pixels: u64) -> Vec<Pat
             let px = (h.width * h.height) as u64;
             (min_pixels..=max_pixels)
                 .contains(&px)
-                .then(|| e.path().to_path_buf())
+                .then(|| (e.path().to_path_buf(), px as f64 / 1e6))
         })
-        .collect();
-    out.dedup();
-    out
+        .collect()
 }
 
 /// Write `copies` distinct files into `dest` by cycling through `sources`. Each copy is the
@@ -138,14 +136,8 @@ pub fn ingest(
             source.display()
         )));
     }
-    let mp: f64 = sources
-        .iter()
-        .map(|p| {
-            let h = turbojpeg::read_header(&std::fs::read(p).unwrap_or_default()).ok();
-            h.map_or(0.0, |h| (h.width * h.height) as f64 / 1e6)
-        })
-        .sum::<f64>()
-        / sources.len() as f64;
+    let mp = sources.iter().map(|s| s.1).sum::<f64>() / sources.len() as f64;
+    let sources: Vec<PathBuf> = sources.into_iter().map(|s| s.0).collect();
     let photos = work.join("photos");
     let data = work.join("data");
     let _ = std::fs::remove_dir_all(&photos);

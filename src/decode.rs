@@ -342,35 +342,10 @@ fn decode_jpeg_scaled(
     min_short_side: u32,
     limits: &DecodeLimits,
 ) -> Result<(RgbImage, u32, u32), DecodeError> {
-    thread_local! {
-        // One TurboJPEG handle per thread, reused across photos.
-        static DECOMPRESSOR: std::cell::RefCell<Option<turbojpeg::Decompressor>> =
-            const { std::cell::RefCell::new(None) };
-    }
     let turbo = |e: turbojpeg::Error| DecodeError::Corrupt(e.to_string());
-    DECOMPRESSOR.with_borrow_mut(|slot| {
-        if slot.is_none() {
-            let mut d = turbojpeg::Decompressor::new().map_err(turbo)?;
-            // Progressive JPEGs with thousands of scans are a CPU bomb; real encoders write < 20.
-            d.set_scan_limit(500).map_err(turbo)?;
-            *slot = Some(d);
-        }
-        decode_jpeg_with(
-            slot.as_mut().expect("just set"),
-            bytes,
-            min_short_side,
-            limits,
-        )
-    })
-}
-
-fn decode_jpeg_with(
-    d: &mut turbojpeg::Decompressor,
-    bytes: &[u8],
-    min_short_side: u32,
-    limits: &DecodeLimits,
-) -> Result<(RgbImage, u32, u32), DecodeError> {
-    let turbo = |e: turbojpeg::Error| DecodeError::Corrupt(e.to_string());
+    let mut d = turbojpeg::Decompressor::new().map_err(turbo)?;
+    // Progressive JPEGs with thousands of scans are a CPU bomb; real encoders write < 20.
+    d.set_scan_limit(500).map_err(turbo)?;
     let header = d.read_header(bytes).map_err(turbo)?;
     let (w, h) = (header.width as u64, header.height as u64);
     if w == 0 || h == 0 {

@@ -27,10 +27,9 @@ pub struct EngineConfig {
     pub quantization: Quantization,
     /// HNSW parameters.
     pub hnsw: HnswParams,
-    /// Decode threads; ONNX Runtime uses the same number of intra-op threads.
-    /// Default: available parallelism.
+    /// Decode threads. Default: available parallelism.
     pub threads: usize,
-    /// ONNX Runtime intra-op threads. Default: `threads`.
+    /// ONNX Runtime intra-op threads. Default: available parallelism.
     pub inference_threads: usize,
     /// Images per inference batch. Default 16.
     pub batch_size: usize,

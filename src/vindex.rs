@@ -225,13 +225,7 @@ impl VectorIndex {
 
     /// Insert or replace the vector of `key` (`dim` f32, L2-normalised).
     pub fn upsert(&mut self, key: i64, v: &[f32]) -> Result<()> {
-        if v.len() != self.dim {
-            return Err(Error::Index(format!(
-                "vector of length {} for an index of dimension {}",
-                v.len(),
-                self.dim
-            )));
-        }
+        self.check_dim(v)?;
         let k = key as u64;
         if self.index.contains(k) {
             self.index.remove(k).map_err(usearch_err)?;
@@ -243,17 +237,24 @@ impl VectorIndex {
         self.index.add(k, v).map_err(usearch_err)
     }
 
-    /// Insert keys that are not in the index yet, in parallel on the rayon pool.
-    ///
-    /// Errors: [`Error::Index`] for a wrong dimension or a key already present.
-    pub fn insert_new(&mut self, items: &[(i64, Vec<f32>)]) -> Result<()> {
-        use rayon::prelude::*;
-        if let Some((_, v)) = items.iter().find(|(_, v)| v.len() != self.dim) {
+    fn check_dim(&self, v: &[f32]) -> Result<()> {
+        if v.len() != self.dim {
             return Err(Error::Index(format!(
                 "vector of length {} for an index of dimension {}",
                 v.len(),
                 self.dim
             )));
+        }
+        Ok(())
+    }
+
+    /// Insert keys that are not in the index yet, in parallel on the rayon pool.
+    ///
+    /// Errors: [`Error::Index`] for a wrong dimension or a key already present.
+    pub fn insert_new(&mut self, items: &[(i64, Vec<f32>)]) -> Result<()> {
+        use rayon::prelude::*;
+        for (_, v) in items {
+            self.check_dim(v)?;
         }
         let need = self.index.size() + items.len();
         if need > self.index.capacity() {
