@@ -127,6 +127,30 @@ pub struct FileRow {
     pub reason: Option<String>,
 }
 
+/// One usable photo as the app's grid shows it: a `files` row with status ok joined with its
+/// content's metadata.
+#[derive(Debug, Clone)]
+pub struct PhotoRow {
+    /// Row id, also the key of the photo in the HNSW index.
+    pub key: i64,
+    /// Library the file belongs to.
+    pub library_id: i64,
+    /// Absolute path.
+    pub path: PathBuf,
+    /// Size in bytes.
+    pub size: u64,
+    /// Modification time, ns since the Unix epoch.
+    pub mtime_ns: i64,
+    /// blake3 of the bytes (the thumbnail cache key).
+    pub hash: ContentHash,
+    /// Width in pixels after EXIF orientation.
+    pub width: u32,
+    /// Height in pixels after EXIF orientation.
+    pub height: u32,
+    /// EXIF DateTimeOriginal as written by the camera (`YYYY:MM:DD HH:MM:SS`), if any.
+    pub taken_at: Option<String>,
+}
+
 /// Per-content metadata gathered while decoding.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ContentMeta {
@@ -321,6 +345,39 @@ impl Catalog {
             out.insert(r.path.clone(), r);
         }
         Ok(out)
+    }
+
+    /// Every usable photo (status ok, content known), in key order.
+    pub fn photos(&self) -> Result<Vec<PhotoRow>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT f.id, f.library_id, f.path, f.size, f.mtime_ns, f.hash, c.width, c.height,
+                    c.taken_at
+             FROM files f JOIN contents c ON c.hash = f.hash
+             WHERE f.status = 0 ORDER BY f.id",
+        )?;
+        let rows = st.query_map([], |r| {
+            Ok(PhotoRow {
+                key: r.get(0)?,
+                library_id: r.get(1)?,
+                path: PathBuf::from(r.get::<_, String>(2)?),
+                size: r.get::<_, i64>(3)? as u64,
+                mtime_ns: r.get(4)?,
+                hash: hash_from(r.get(5)?).unwrap_or_default(),
+                width: r.get::<_, i64>(6)? as u32,
+                height: r.get::<_, i64>(7)? as u32,
+                taken_at: r.get(8)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Usable photos (status ok) per library id.
+    pub fn photos_per_library(&self) -> Result<HashMap<i64, usize>> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT library_id, COUNT(*) FROM files WHERE status = 0 GROUP BY 1")?;
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as usize)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     /// The file row at `path`, if any.

@@ -28,13 +28,22 @@ pub struct Cli {
     /// Decode threads (and ONNX Runtime intra-op threads) [default: number of cores].
     #[arg(long, global = true)]
     pub threads: Option<usize>,
+    /// No subcommand: open the desktop app.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Open the desktop app (also what `likeness` alone does).
+    Gui {
+        /// Add these folders as libraries on start.
+        #[arg(long = "add", value_name = "DIR")]
+        add: Vec<PathBuf>,
+        /// Open the similar view for these images (files or photos of the library).
+        images: Vec<PathBuf>,
+    },
     /// Add folders as libraries and index them (no folder: re-index every library).
     Index {
         /// Photo folders, searched recursively.
@@ -162,7 +171,7 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn engine(cli: &Cli) -> Result<Engine> {
+fn engine_config(cli: &Cli) -> EngineConfig {
     let data_dir = cli
         .data_dir
         .clone()
@@ -172,6 +181,22 @@ fn engine(cli: &Cli) -> Result<Engine> {
     if let Some(t) = cli.threads {
         cfg.threads = t.max(1);
     }
+    cfg
+}
+
+/// A writing engine (holds the data dir's writer lock).
+fn engine(cli: &Cli) -> Result<Engine> {
+    open_engine(engine_config(cli))
+}
+
+/// A read-only engine for queries: works while the app or an index run holds the lock.
+fn query_engine(cli: &Cli) -> Result<Engine> {
+    let mut cfg = engine_config(cli);
+    cfg.read_only = true;
+    open_engine(cfg)
+}
+
+fn open_engine(cfg: EngineConfig) -> Result<Engine> {
     let e = Engine::open(cfg)?;
     let r = e.open_report();
     if r.rebuilt && !e.vector_index().is_empty() {
@@ -190,7 +215,30 @@ fn engine(cli: &Cli) -> Result<Engine> {
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
-    match &cli.command {
+    let Some(command) = &cli.command else {
+        crate::app::run(
+            engine_config(&cli),
+            crate::thumbs::default_dir(),
+            Vec::new(),
+            Vec::new(),
+        )?;
+        return Ok(ExitCode::SUCCESS);
+    };
+    match command {
+        Command::Gui { add, images } => {
+            let abs = |v: &Vec<PathBuf>| -> Vec<PathBuf> {
+                v.iter()
+                    .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone()))
+                    .collect()
+            };
+            crate::app::run(
+                engine_config(&cli),
+                crate::thumbs::default_dir(),
+                abs(add),
+                abs(images),
+            )?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Index {
             dirs,
             batch_size,
@@ -205,7 +253,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             vectors,
             json,
         } => {
-            let mut e = engine(&cli)?;
+            let mut e = query_engine(&cli)?;
             let opts = SimilarOptions {
                 k: *k,
                 min_similarity: *min_similarity,
@@ -230,7 +278,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Status { json, failures } => cmd_status(&cli, *json, *failures),
         Command::Eval { dir, json } => {
-            let mut e = engine(&cli)?;
+            let mut e = query_engine(&cli)?;
             let r = crate::eval::evaluate(&mut e, dir)?;
             if *json {
                 println!("{}", serde_json::to_string_pretty(&r)?);
@@ -482,7 +530,7 @@ fn file_size(p: &Path) -> u64 {
 }
 
 fn cmd_status(cli: &Cli, json: bool, failures: bool) -> Result<ExitCode> {
-    let e = engine(cli)?;
+    let e = query_engine(cli)?;
     let cat = e.catalog();
     let counts = cat.counts()?;
     let libs = cat.libraries()?;

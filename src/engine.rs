@@ -3,8 +3,8 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use crossbeam_channel as chan;
@@ -35,6 +35,10 @@ pub struct EngineConfig {
     pub batch_size: usize,
     /// Decompression-bomb limits.
     pub limits: DecodeLimits,
+    /// Open for queries only: no writer lock is taken and nothing is written (a log replayed
+    /// into the index stays in memory). Any number of read-only engines may run beside the
+    /// one writer (the app, or `likeness index`). Default false.
+    pub read_only: bool,
 }
 
 impl EngineConfig {
@@ -49,6 +53,7 @@ impl EngineConfig {
             inference_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
             batch_size: 16,
             limits: DecodeLimits::default(),
+            read_only: false,
         }
     }
 }
@@ -129,6 +134,9 @@ pub struct IndexReport {
     pub removed: u64,
     /// Directories that could not be read.
     pub walk_errors: Vec<String>,
+    /// Libraries whose folder is missing or not a folder (unmounted drive, renamed folder):
+    /// not scanned, their photos kept.
+    pub unavailable: Vec<PathBuf>,
     /// The run was cancelled; finished work was kept.
     pub cancelled: bool,
     /// Wall time, s.
@@ -189,9 +197,30 @@ pub struct Engine {
     catalog: Catalog,
     model: Model,
     model_id: String,
-    index: VectorIndex,
+    index: SharedIndex,
     embedder: Option<Embedder>,
     open_report: OpenReport,
+    /// The data dir's writer lock, held while this (writing) engine lives.
+    _writer_lock: Option<std::fs::File>,
+}
+
+/// Take the data dir's writer lock (`<data dir>/writer.lock`, an OS file lock: released when
+/// the process ends, however it ends).
+///
+/// Errors: [`Error::Busy`] if another process holds it.
+fn writer_lock(data_dir: &Path) -> Result<std::fs::File> {
+    let path = data_dir.join("writer.lock");
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(io_err(&path))?;
+    match f.try_lock() {
+        Ok(()) => Ok(f),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Error::Busy(data_dir.to_path_buf())),
+        Err(std::fs::TryLockError::Error(e)) => Err(Error::Io { path, source: e }),
+    }
 }
 
 /// Work for the decode threads.
@@ -259,6 +288,17 @@ impl StageClock {
     }
 }
 
+/// A dot-file or a file inside a dot-folder below `root` (editors' and copiers' temporary
+/// files, `.thumbnails`, `.git`): never indexed.
+fn is_hidden(path: &Path, root: &Path) -> bool {
+    path.strip_prefix(root)
+        .map(|rel| {
+            rel.components()
+                .any(|c| c.as_os_str().to_string_lossy().starts_with('.'))
+        })
+        .unwrap_or(false)
+}
+
 fn mtime_ns(md: &std::fs::Metadata) -> i64 {
     md.modified()
         .ok()
@@ -293,6 +333,11 @@ impl Engine {
     /// Runtime: queries on indexed photos never need it.
     pub fn open(cfg: EngineConfig) -> Result<Engine> {
         std::fs::create_dir_all(&cfg.data_dir).map_err(io_err(&cfg.data_dir))?;
+        let writer_lock = if cfg.read_only {
+            None
+        } else {
+            Some(writer_lock(&cfg.data_dir)?)
+        };
         let model = Model::resolve(&cfg.model)?;
         let model_id = model.id();
         let catalog = Catalog::open(&cfg.data_dir.join("catalog.sqlite"))?;
@@ -305,7 +350,7 @@ impl Engine {
             &catalog,
             &model_id,
         )?;
-        if open_report.rebuilt || open_report.replayed > 0 {
+        if !cfg.read_only && (open_report.rebuilt || open_report.replayed > 0) {
             let seq = index.save()?;
             catalog.index_saved(&index.name(), seq)?;
         }
@@ -314,9 +359,10 @@ impl Engine {
             catalog,
             model,
             model_id,
-            index,
+            index: Arc::new(RwLock::new(index)),
             embedder: None,
             open_report,
+            _writer_lock: writer_lock,
         })
     }
 
@@ -340,9 +386,28 @@ impl Engine {
         &self.catalog
     }
 
-    /// The HNSW index (read access).
-    pub fn vector_index(&self) -> &VectorIndex {
-        &self.index
+    /// The HNSW index (read access; holds a read lock while the guard lives).
+    pub fn vector_index(&self) -> RwLockReadGuard<'_, VectorIndex> {
+        read(&self.index)
+    }
+
+    fn index_mut(&self) -> RwLockWriteGuard<'_, VectorIndex> {
+        self.index.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A [`Searcher`] over this engine's index and catalog (its own catalog connection), for
+    /// queries from another thread while this engine indexes.
+    ///
+    /// Errors: the catalog cannot be opened.
+    pub fn searcher(&self) -> Result<Searcher> {
+        Ok(Searcher {
+            cfg: self.cfg.clone(),
+            catalog: Catalog::open(self.catalog.path())?,
+            model: self.model.clone(),
+            model_id: self.model_id.clone(),
+            index: Arc::clone(&self.index),
+            embedder: None,
+        })
     }
 
     /// The configuration.
@@ -352,8 +417,18 @@ impl Engine {
 
     /// Save the index atomically and let the catalog drop the log entries it now contains.
     fn save_index(&mut self) -> Result<()> {
-        let seq = self.index.save()?;
-        self.catalog.index_saved(&self.index.name(), seq)
+        let mut index = self.index_mut();
+        let seq = index.save()?;
+        self.catalog.index_saved(&index.name(), seq)
+    }
+
+    fn check_writable(&self) -> Result<()> {
+        if self.cfg.read_only {
+            return Err(Error::Invalid(
+                "this engine was opened read-only (queries only)".into(),
+            ));
+        }
+        Ok(())
     }
 
     /// Images per inference batch for later runs.
@@ -362,18 +437,12 @@ impl Engine {
     }
 
     fn embedder(&mut self) -> Result<&mut Embedder> {
-        if self.embedder.is_none() {
-            self.embedder = Some(Embedder::new(
-                &self.model,
-                self.cfg.inference_threads,
-                Some(&self.cfg.data_dir),
-            )?);
-        }
-        Ok(self.embedder.as_mut().expect("just set"))
+        load_embedder(&mut self.embedder, &self.model, &self.cfg)
     }
 
     /// Add `dir` as a library (canonical path). Errors if it is not a readable directory.
     pub fn add_library(&mut self, dir: &Path) -> Result<PathBuf> {
+        self.check_writable()?;
         let canon = dir
             .canonicalize()
             .map_err(|e| Error::Invalid(format!("{}: {e}", dir.display())))?;
@@ -386,6 +455,7 @@ impl Engine {
 
     /// Remove a library; its photos leave the catalog and the index.
     pub fn remove_library(&mut self, dir: &Path) -> Result<usize> {
+        self.check_writable()?;
         let canon = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
         let lib = self
             .catalog
@@ -394,10 +464,13 @@ impl Engine {
             .find(|l| l.path == canon)
             .ok_or_else(|| Error::Invalid(format!("{} is not a library", dir.display())))?;
         let removed = self.catalog.remove_library(lib.id)?;
-        for key in &removed {
-            self.index.remove(*key)?;
+        {
+            let mut index = self.index_mut();
+            for key in &removed {
+                index.remove(*key)?;
+            }
+            index.mark_applied(self.catalog.log_head()?);
         }
-        self.index.mark_applied(self.catalog.log_head()?);
         self.save_index()?;
         self.catalog.collect_garbage()?;
         Ok(removed.len())
@@ -415,7 +488,6 @@ impl Engine {
         cancel: &AtomicBool,
         progress: &dyn ProgressSink,
     ) -> Result<IndexReport> {
-        let start = Instant::now();
         for d in dirs {
             self.add_library(d)?;
         }
@@ -429,62 +501,114 @@ impl Engine {
                 .filter(|l| wanted.contains(&l.path))
                 .collect()
         };
+        self.run_index(libs, None, cancel, progress)
+    }
+
+    /// Bring only `paths` (files or folders, absolute, inside libraries; they may no longer
+    /// exist) up to date: what a file-system watcher reports. Paths outside every library are
+    /// ignored. Same guarantees as [`Engine::index`]; a file moved between two of `paths`
+    /// keeps its vector.
+    pub fn index_paths(
+        &mut self,
+        paths: &[PathBuf],
+        cancel: &AtomicBool,
+        progress: &dyn ProgressSink,
+    ) -> Result<IndexReport> {
+        let libs: Vec<_> = self
+            .catalog
+            .libraries()?
+            .into_iter()
+            .filter(|l| paths.iter().any(|p| p.starts_with(&l.path)))
+            .collect();
+        self.run_index(libs, Some(paths), cancel, progress)
+    }
+
+    fn run_index(
+        &mut self,
+        libs: Vec<crate::catalog::Library>,
+        scopes: Option<&[PathBuf]>,
+        cancel: &AtomicBool,
+        progress: &dyn ProgressSink,
+    ) -> Result<IndexReport> {
+        self.check_writable()?;
+        let start = Instant::now();
         let mut report = IndexReport::default();
         let embedded = self.catalog.embedded_hashes(&self.model_id)?;
 
         // 1. Scan.
         let mut work = Vec::new();
         let mut vanished: Vec<FileRow> = Vec::new();
-        for lib in &libs {
+        'libs: for lib in &libs {
+            // A library whose folder is gone (unmounted drive, renamed folder) keeps its
+            // photos: only files missing from a readable library are removed.
+            if !lib.path.is_dir() {
+                report.unavailable.push(lib.path.clone());
+                continue;
+            }
+            let roots: Vec<PathBuf> = match scopes {
+                None => vec![lib.path.clone()],
+                Some(s) => s
+                    .iter()
+                    .filter(|p| p.starts_with(&lib.path))
+                    .cloned()
+                    .collect(),
+            };
             let mut existing = self.catalog.files_of_library(lib.id)?;
-            let walker = walkdir::WalkDir::new(&lib.path)
-                .follow_links(false)
-                .into_iter()
-                .filter_entry(|e| {
-                    e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.')
-                });
-            for entry in walker {
-                if cancel.load(Ordering::Relaxed) {
-                    report.cancelled = true;
-                    break;
+            if scopes.is_some() {
+                existing.retain(|p, _| roots.iter().any(|r| p.starts_with(r)));
+            }
+            for root in &roots {
+                if std::fs::symlink_metadata(root).is_err() {
+                    continue; // deleted: its rows are in `existing`, hence vanished
                 }
-                let entry = match entry {
-                    Ok(e) => e,
-                    Err(e) => {
-                        report.walk_errors.push(e.to_string());
+                let walker = walkdir::WalkDir::new(root)
+                    .follow_links(false)
+                    .into_iter()
+                    .filter_entry(|e| !is_hidden(e.path(), &lib.path));
+                for entry in walker {
+                    if cancel.load(Ordering::Relaxed) {
+                        report.cancelled = true;
+                        break 'libs;
+                    }
+                    let entry = match entry {
+                        Ok(e) => e,
+                        Err(e) => {
+                            report.walk_errors.push(e.to_string());
+                            continue;
+                        }
+                    };
+                    if !entry.file_type().is_file() {
                         continue;
                     }
-                };
-                if !entry.file_type().is_file() {
-                    continue;
+                    let kind = decode::classify_file(entry.path());
+                    if kind == PathKind::Other {
+                        continue;
+                    }
+                    report.scanned += 1;
+                    let path = entry.path().to_path_buf();
+                    let prev = existing.remove(&path);
+                    let (size, mtime) = match entry.metadata() {
+                        Ok(md) => (md.len(), mtime_ns(&md)),
+                        Err(_) => (0, 0),
+                    };
+                    if let Some(p) = &prev
+                        && p.size == size
+                        && p.mtime_ns == mtime
+                        && (p.status != FileStatus::Ok
+                            || p.hash.is_some_and(|h| embedded.contains(&h)))
+                    {
+                        report.up_to_date += 1;
+                        continue;
+                    }
+                    work.push(WorkItem {
+                        library_id: lib.id,
+                        path,
+                        size,
+                        mtime_ns: mtime,
+                        kind,
+                        prev,
+                    });
                 }
-                let kind = decode::classify_file(entry.path());
-                if kind == PathKind::Other {
-                    continue;
-                }
-                report.scanned += 1;
-                let path = entry.path().to_path_buf();
-                let prev = existing.remove(&path);
-                let (size, mtime) = match entry.metadata() {
-                    Ok(md) => (md.len(), mtime_ns(&md)),
-                    Err(_) => (0, 0),
-                };
-                if let Some(p) = &prev
-                    && p.size == size
-                    && p.mtime_ns == mtime
-                    && (p.status != FileStatus::Ok || p.hash.is_some_and(|h| embedded.contains(&h)))
-                {
-                    report.up_to_date += 1;
-                    continue;
-                }
-                work.push(WorkItem {
-                    library_id: lib.id,
-                    path,
-                    size,
-                    mtime_ns: mtime,
-                    kind,
-                    prev,
-                });
             }
             vanished.extend(existing.into_values());
         }
@@ -657,11 +781,14 @@ impl Engine {
                 }
                 Ok(())
             })?;
-            for id in &gone {
-                self.index.remove(*id)?;
+            {
+                let mut index = self.index_mut();
+                for id in &gone {
+                    index.remove(*id)?;
+                }
+                index.mark_applied(self.catalog.log_head()?);
             }
             report.removed = gone.len() as u64;
-            self.index.mark_applied(self.catalog.log_head()?);
             self.catalog.collect_garbage()?;
         }
         self.save_index()?;
@@ -773,13 +900,16 @@ impl Engine {
         batch.clear();
         StageClock::add(&clock.commit, t);
         let t = Instant::now();
-        for (id, v) in index_ops {
-            match v {
-                Some(v) => self.index.upsert(id, &v)?,
-                None => self.index.remove(id)?,
+        {
+            let mut index = self.index_mut();
+            for (id, v) in index_ops {
+                match v {
+                    Some(v) => index.upsert(id, &v)?,
+                    None => index.remove(id)?,
+                }
             }
+            index.mark_applied(self.catalog.log_head()?);
         }
-        self.index.mark_applied(self.catalog.log_head()?);
         StageClock::add(&clock.insert, t);
         for (p, o) in &outcomes {
             progress.file_done(p, o);
@@ -789,43 +919,11 @@ impl Engine {
 
     /// Decode, preprocess and embed image files that need not be in the library.
     /// Returns one `[dim]` L2-normalised descriptor or a reason per path, in order.
+    ///
+    /// Errors: ONNX Runtime or the model cannot be loaded, or inference fails.
     pub fn embed_files(&mut self, paths: &[PathBuf]) -> Result<Vec<Result<Vec<f32>, String>>> {
-        use rayon::prelude::*;
-        let input = self.model.manifest.input.clone();
-        let limits = self.cfg.limits;
-        let tensors: Vec<Result<Vec<f32>, String>> = paths
-            .par_iter()
-            .map_init(
-                || Preprocessor::new(&input),
-                |pre, p| {
-                    let bytes = std::fs::read(p).map_err(|e| format!("cannot read: {e}"))?;
-                    let d = decode::decode_catching(&bytes, pre.min_source_short_side(), &limits)
-                        .map_err(|e| e.to_string())?;
-                    let mut t = vec![0f32; pre.tensor_len()];
-                    pre.run(&d.image, &mut t)?;
-                    Ok(t)
-                },
-            )
-            .collect();
-        let batch_size = self.cfg.batch_size.max(1);
-        let embedder = self.embedder()?;
-        let ok: Vec<usize> = (0..tensors.len()).filter(|i| tensors[*i].is_ok()).collect();
-        let mut out: Vec<Result<Vec<f32>, String>> = tensors
-            .iter()
-            .map(|t| t.clone().map(|_| Vec::new()))
-            .collect();
-        for chunk in ok.chunks(batch_size) {
-            let mut buf = Vec::new();
-            for i in chunk {
-                buf.extend_from_slice(tensors[*i].as_ref().expect("ok"));
-            }
-            let vecs = embedder.embed(&buf, chunk.len())?;
-            let dim = vecs.len() / chunk.len();
-            for (i, v) in chunk.iter().zip(vecs.chunks_exact(dim)) {
-                out[*i] = Ok(v.to_vec());
-            }
-        }
-        Ok(out)
+        let (model, cfg) = (self.model.clone(), self.cfg.clone());
+        embed_files(&model, &cfg, self.embedder()?, paths)
     }
 
     /// k-nearest-neighbour (or, with `min_similarity`, range) queries for each image in
@@ -838,83 +936,224 @@ impl Engine {
         queries: &[PathBuf],
         opts: SimilarOptions,
     ) -> Result<Vec<QueryResult>> {
-        let mut qs: Vec<(PathBuf, Option<i64>, Option<Vec<f32>>)> = Vec::new();
-        for q in queries {
-            let abs = q.canonicalize().map_err(|e| Error::Query {
-                path: q.clone(),
-                reason: e.to_string(),
-            })?;
-            let row = self.catalog.file_by_path(&abs)?;
-            let stored = match &row {
-                Some(r) => self.catalog.embedding_for_key(&self.model_id, r.id)?,
-                None => None,
-            };
-            qs.push((abs, row.map(|r| r.id), stored));
+        let (model, cfg) = (self.model.clone(), self.cfg.clone());
+        let index = Arc::clone(&self.index);
+        let model_id = self.model_id.clone();
+        let catalog = &self.catalog;
+        let embedder = &mut self.embedder;
+        similar(catalog, &index, &model_id, &cfg, queries, opts, |paths| {
+            embed_files(&model, &cfg, load_embedder(embedder, &model, &cfg)?, paths)
+        })
+    }
+}
+
+/// The HNSW index shared by an [`Engine`] (writer) and its [`Searcher`]s (readers).
+type SharedIndex = Arc<RwLock<VectorIndex>>;
+
+fn read(index: &SharedIndex) -> RwLockReadGuard<'_, VectorIndex> {
+    index.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn load_embedder<'a>(
+    slot: &'a mut Option<Embedder>,
+    model: &Model,
+    cfg: &EngineConfig,
+) -> Result<&'a mut Embedder> {
+    if slot.is_none() {
+        *slot = Some(Embedder::new(
+            model,
+            cfg.inference_threads,
+            Some(&cfg.data_dir),
+        )?);
+    }
+    Ok(slot.as_mut().expect("just set"))
+}
+
+/// Read-side of an [`Engine`]: k-NN and range queries, the photo list, from any thread while
+/// the engine indexes. Shares the engine's HNSW index (a read lock per query) and has its own
+/// catalog connection (SQLite WAL: readers never block the writer) and, when a query image is
+/// not in the library, its own ONNX Runtime session.
+pub struct Searcher {
+    cfg: EngineConfig,
+    catalog: Catalog,
+    model: Model,
+    model_id: String,
+    index: SharedIndex,
+    embedder: Option<Embedder>,
+}
+
+impl Searcher {
+    /// Same as [`Engine::similar`].
+    pub fn similar(
+        &mut self,
+        queries: &[PathBuf],
+        opts: SimilarOptions,
+    ) -> Result<Vec<QueryResult>> {
+        let (model, cfg) = (&self.model, &self.cfg);
+        let embedder = &mut self.embedder;
+        similar(
+            &self.catalog,
+            &self.index,
+            &self.model_id,
+            cfg,
+            queries,
+            opts,
+            |paths| embed_files(model, cfg, load_embedder(embedder, model, cfg)?, paths),
+        )
+    }
+
+    /// The catalog (this searcher's read connection).
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// The model's index id (`<name>-<sha256 prefix>`).
+    pub fn model_id(&self) -> &str {
+        &self.model_id
+    }
+
+    /// The HNSW index (read lock while the guard lives).
+    pub fn vector_index(&self) -> RwLockReadGuard<'_, VectorIndex> {
+        read(&self.index)
+    }
+}
+
+fn embed_files(
+    model: &Model,
+    cfg: &EngineConfig,
+    embedder: &mut Embedder,
+    paths: &[PathBuf],
+) -> Result<Vec<Result<Vec<f32>, String>>> {
+    use rayon::prelude::*;
+    let input = model.manifest.input.clone();
+    let limits = cfg.limits;
+    let tensors: Vec<Result<Vec<f32>, String>> = paths
+        .par_iter()
+        .map_init(
+            || Preprocessor::new(&input),
+            |pre, p| {
+                let bytes = std::fs::read(p).map_err(|e| format!("cannot read: {e}"))?;
+                let d = decode::decode_catching(&bytes, pre.min_source_short_side(), &limits)
+                    .map_err(|e| e.to_string())?;
+                let mut t = vec![0f32; pre.tensor_len()];
+                pre.run(&d.image, &mut t)?;
+                Ok(t)
+            },
+        )
+        .collect();
+    let batch_size = cfg.batch_size.max(1);
+    let ok: Vec<usize> = (0..tensors.len()).filter(|i| tensors[*i].is_ok()).collect();
+    let mut out: Vec<Result<Vec<f32>, String>> = tensors
+        .iter()
+        .map(|t| t.clone().map(|_| Vec::new()))
+        .collect();
+    for chunk in ok.chunks(batch_size) {
+        let mut buf = Vec::new();
+        for i in chunk {
+            buf.extend_from_slice(tensors[*i].as_ref().expect("ok"));
         }
-        let missing: Vec<PathBuf> = qs
-            .iter()
-            .filter(|q| q.2.is_none())
-            .map(|q| q.0.clone())
-            .collect();
-        if !missing.is_empty() {
-            let mut embedded = self.embed_files(&missing)?.into_iter();
-            for q in qs.iter_mut().filter(|q| q.2.is_none()) {
-                match embedded.next().expect("one per missing query") {
-                    Ok(v) => q.2 = Some(v),
-                    Err(reason) => {
-                        return Err(Error::Query {
-                            path: q.0.clone(),
-                            reason,
-                        });
-                    }
+        let vecs = embedder.embed(&buf, chunk.len())?;
+        let dim = vecs.len() / chunk.len();
+        for (i, v) in chunk.iter().zip(vecs.chunks_exact(dim)) {
+            out[*i] = Ok(v.to_vec());
+        }
+    }
+    Ok(out)
+}
+
+/// The query logic behind [`Engine::similar`] and [`Searcher::similar`]; `embed` turns query
+/// images that are not in the library into descriptors.
+fn similar(
+    catalog: &Catalog,
+    index: &SharedIndex,
+    model_id: &str,
+    cfg: &EngineConfig,
+    queries: &[PathBuf],
+    opts: SimilarOptions,
+    embed: impl FnOnce(&[PathBuf]) -> Result<Vec<Result<Vec<f32>, String>>>,
+) -> Result<Vec<QueryResult>> {
+    let mut qs: Vec<(PathBuf, Option<i64>, Option<Vec<f32>>)> = Vec::new();
+    for q in queries {
+        let abs = q.canonicalize().map_err(|e| Error::Query {
+            path: q.clone(),
+            reason: e.to_string(),
+        })?;
+        let row = catalog.file_by_path(&abs)?;
+        let stored = match &row {
+            Some(r) => catalog.embedding_for_key(model_id, r.id)?,
+            None => None,
+        };
+        qs.push((abs, row.map(|r| r.id), stored));
+    }
+    let missing: Vec<PathBuf> = qs
+        .iter()
+        .filter(|q| q.2.is_none())
+        .map(|q| q.0.clone())
+        .collect();
+    if !missing.is_empty() {
+        let mut embedded = embed(&missing)?.into_iter();
+        for q in qs.iter_mut().filter(|q| q.2.is_none()) {
+            match embedded.next().expect("one per missing query") {
+                Ok(v) => q.2 = Some(v),
+                Err(reason) => {
+                    return Err(Error::Query {
+                        path: q.0.clone(),
+                        reason,
+                    });
                 }
             }
         }
-        if let Some(ef) = opts.ef_search {
-            self.index.set_ef_search(ef);
-        }
-        let limit = match (opts.k, opts.min_similarity) {
-            (Some(k), _) => k,
-            (None, Some(_)) => usize::MAX,
-            (None, None) => 10,
-        };
-        let mut out = Vec::with_capacity(qs.len());
-        for (path, own, v) in qs {
-            let v = v.expect("filled above");
-            let extra = usize::from(own.is_some_and(|k| self.index.contains(k)));
+    }
+    let limit = match (opts.k, opts.min_similarity) {
+        (Some(k), _) => k,
+        (None, Some(_)) => usize::MAX,
+        (None, None) => 10,
+    };
+    let mut out = Vec::with_capacity(qs.len());
+    for (path, own, v) in qs {
+        let v = v.expect("filled above");
+        // Read lock per query: an indexing writer waits at most one search.
+        let (hits, vectors) = {
+            let index = read(index);
+            if let Some(ef) = opts.ef_search {
+                index.set_ef_search(ef);
+            }
+            let extra = usize::from(own.is_some_and(|k| index.contains(k)));
             let want = limit.saturating_add(extra);
             let hits = match opts.min_similarity {
-                Some(t) => self.index.range_search(&v, t, want)?,
-                None => self.index.search(&v, want)?,
+                Some(t) => index.range_search(&v, t, want),
+                None => index.search(&v, want),
             };
-            let mut results = Vec::with_capacity(hits.len());
-            for (key, sim) in hits {
-                if Some(key) == own || results.len() >= limit {
-                    continue;
-                }
-                let Some(p) = self.catalog.path_of(key)? else {
-                    continue;
-                };
-                results.push(Neighbor {
-                    path: p,
-                    similarity: sim,
-                    vector: if opts.with_vectors {
-                        self.index.vector(key)
-                    } else {
-                        None
-                    },
-                });
+            if opts.ef_search.is_some() {
+                index.set_ef_search(cfg.hnsw.ef_search);
             }
-            out.push(QueryResult {
-                query: path,
-                results,
+            let hits = hits?;
+            let vectors: Vec<Option<Vec<f32>>> = hits
+                .iter()
+                .map(|(k, _)| opts.with_vectors.then(|| index.vector(*k)).flatten())
+                .collect();
+            (hits, vectors)
+        };
+        let mut results = Vec::with_capacity(hits.len());
+        for ((key, sim), vector) in hits.into_iter().zip(vectors) {
+            if Some(key) == own || results.len() >= limit {
+                continue;
+            }
+            let Some(p) = catalog.path_of(key)? else {
+                continue;
+            };
+            results.push(Neighbor {
+                path: p,
+                similarity: sim,
+                vector,
             });
         }
-        if opts.ef_search.is_some() {
-            self.index.set_ef_search(self.cfg.hnsw.ef_search);
-        }
-        Ok(out)
+        out.push(QueryResult {
+            query: path,
+            results,
+        });
     }
+    Ok(out)
 }
 
 fn facts(item: &WorkItem) -> FileFacts<'_> {

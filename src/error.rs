@@ -53,6 +53,13 @@ pub enum Error {
     #[error("{0}")]
     Invalid(String),
     /// The run was cancelled through its cancel flag.
+    #[error(
+        "another Likeness process (the app, or `likeness index`) is updating the library in {}; \
+         wait for it or close it, then try again",
+        .0.display()
+    )]
+    Busy(std::path::PathBuf),
+
     #[error("cancelled")]
     Cancelled,
 }

@@ -3,8 +3,10 @@
 //! Pipeline: [`decode`] (DCT-scaled JPEG, limits, EXIF orientation) → [`preprocess`] (resize,
 //! centre crop, normalise) → [`model`] (ONNX image model, L2-normalised descriptors) →
 //! [`catalog`] (SQLite, source of truth) and [`vindex`] (HNSW, usearch). [`engine::Engine`] is
-//! the one synchronous API the CLI ([`cli`]) and the desktop app use.
+//! the one synchronous API the CLI ([`cli`]) and the desktop app ([`app`], driving a
+//! [`worker`]) use.
 
+pub mod app;
 pub mod bench;
 pub mod catalog;
 pub mod cli;
@@ -16,6 +18,7 @@ pub mod model;
 pub mod preprocess;
 pub mod thumbs;
 pub mod vindex;
+pub mod worker;
 
-pub use engine::{Engine, EngineConfig};
+pub use engine::{Engine, EngineConfig, Searcher};
 pub use error::{Error, Result};

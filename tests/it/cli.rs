@@ -228,3 +228,31 @@ fn eval_reports_map_and_recall() {
     assert_eq!(r["recall"][0][0], 1);
     assert!(r["recall"][0][1].as_f64().unwrap() > 0.8, "{r}");
 }
+
+/// One writer per data dir: while the app (here: an engine) holds the library, `index` says
+/// so and changes nothing, and queries still work.
+#[test]
+fn one_writer_at_a_time_queries_alongside() {
+    let w = setup();
+    let before = w.json(&["status", "--json"]);
+    let e = w.engine(); // holds the writer lock, like the running app
+    w.add(
+        &img("pdq-threatexchange/pdq/data/misc-images/wee.jpg"),
+        "new.jpg",
+    );
+    let out = w.cmd().args(["index", "--quiet"]).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("another Likeness process"), "{err}");
+    let q = w.lib.join("bridge.jpg");
+    let v = w.json(&["similar", q.to_str().unwrap(), "-k", "2", "--json"]);
+    assert_eq!(v["queries"][0]["results"].as_array().unwrap().len(), 2);
+    assert_eq!(w.json(&["status", "--json"])["files"], before["files"]);
+    drop(e);
+    // Released with the engine (and by the OS if the process dies).
+    w.run(&["index", "--quiet"]);
+    assert_eq!(
+        w.json(&["status", "--json"])["files"]["ok"],
+        before["files"]["ok"].as_u64().unwrap() + 1
+    );
+}

@@ -4,7 +4,9 @@ mod harness;
 
 mod cli;
 mod crash;
+mod gui;
 mod hostile;
 mod incremental;
 mod quality;
 mod thumbs;
+mod worker;
