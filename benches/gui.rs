@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
 use likeness::EngineConfig;
 use likeness::app::{LikenessApp, Settings, View};
 use likeness::catalog::{Catalog, ContentMeta, FileFacts, FileStatus, LogOp};
@@ -221,10 +222,6 @@ fn main() {
     for i in 0..20 {
         h.key_press(egui::Key::Escape);
         h.step();
-        let pos = egui::pos2(
-            260.0 + 166.0 * (i % 5) as f32,
-            150.0 + 166.0 * (i / 5 % 3) as f32,
-        );
         let before = h
             .state()
             .similar
@@ -232,19 +229,14 @@ fn main() {
             .as_ref()
             .map(|r| r.queries[0].path.clone());
         let t = Instant::now();
-        h.event(egui::Event::PointerMoved(pos));
-        h.event(egui::Event::PointerButton {
-            pos,
-            button: egui::PointerButton::Primary,
-            pressed: true,
-            modifiers: egui::Modifiers::NONE,
-        });
-        h.event(egui::Event::PointerButton {
-            pos,
-            button: egui::PointerButton::Primary,
-            pressed: false,
-            modifiers: egui::Modifiers::NONE,
-        });
+        {
+            // A visible grid cell (role image, labelled with the file name).
+            let cells: Vec<_> = h
+                .query_all_by_role(egui::accesskit::Role::Image)
+                .filter(|c| c.rect().top() > 40.0 && c.rect().bottom() < 740.0)
+                .collect();
+            cells[(i * 7) % cells.len()].click();
+        }
         wait(&mut h, "neighbours", Duration::from_secs(30), |a| {
             a.view == View::Similar
                 && !a.similar.is_pending()

@@ -1087,3 +1087,41 @@ impl ProgressSink for Sink {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn photo(key: i64, path: &str, taken: Option<&str>, mtime_ns: i64) -> Photo {
+        Photo {
+            key,
+            library_id: 1,
+            path: PathBuf::from(path),
+            size: 1,
+            mtime_ns,
+            hash: [key as u8; 32],
+            width: 1,
+            height: 1,
+            taken_at: taken.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn sort_orders() {
+        let mut v = vec![
+            photo(1, "/p/b/z.jpg", None, 5),
+            photo(2, "/p/a/Y.jpg", Some("2021:05:01 10:00:00"), 1),
+            photo(3, "/p/b/a.jpg", Some("2023:01:01 00:00:00"), 1),
+            photo(4, "/p/a/x.jpg", None, 9),
+        ];
+        let keys = |v: &[Photo]| v.iter().map(|p| p.key).collect::<Vec<_>>();
+        sort_photos(&mut v, SortKey::DateTaken);
+        // Dated newest first, then undated by file time, newest first.
+        assert_eq!(keys(&v), [3, 2, 4, 1]);
+        sort_photos(&mut v, SortKey::Name);
+        // Case-insensitive file name.
+        assert_eq!(keys(&v), [3, 4, 2, 1]);
+        sort_photos(&mut v, SortKey::Folder);
+        assert_eq!(keys(&v), [4, 2, 3, 1]);
+    }
+}

@@ -79,6 +79,8 @@ pub struct LikenessApp {
     pub notices: VecDeque<String>,
     /// The engine could not open.
     pub fatal: Option<String>,
+    /// The worker has opened the library (first [`Event::Libraries`] arrived).
+    pub ready: bool,
     /// Grid selection (index into `photos`).
     pub selected: Option<usize>,
     /// The similar view.
@@ -119,6 +121,7 @@ impl LikenessApp {
             failures: Vec::new(),
             notices: VecDeque::new(),
             fatal: None,
+            ready: false,
             selected: None,
             similar: SimilarView::default(),
             thumbs: Thumbnails::default(),
@@ -141,7 +144,10 @@ impl LikenessApp {
             self.events_seen += 1;
             match ev {
                 Event::Fatal(m) => self.fatal = Some(m),
-                Event::Libraries(l) => self.libraries = l,
+                Event::Libraries(l) => {
+                    self.libraries = l;
+                    self.ready = true;
+                }
                 Event::Photos(p) => {
                     // Per-library counts move with the list (also during an index run).
                     let mut counts: std::collections::HashMap<i64, usize> = Default::default();
@@ -459,6 +465,8 @@ impl LikenessApp {
         ui.horizontal(|ui| {
             let state = if self.fatal.is_some() {
                 "stopped"
+            } else if !self.ready {
+                "opening"
             } else if self.progress.running && self.progress.paused {
                 "paused"
             } else if self.progress.running {
@@ -596,6 +604,13 @@ impl eframe::App for LikenessApp {
         egui::CentralPanel::default().show(ui, |ui| {
             if let Some(f) = &self.fatal {
                 ui.colored_label(Color32::RED, f);
+                return;
+            }
+            if !self.ready {
+                ui.horizontal(|ui| {
+                    ui.spinner();
+                    ui.label("Opening the library…");
+                });
                 return;
             }
             match self.view {

@@ -266,6 +266,25 @@ fn keyboard_navigation_and_failures_panel() {
             .is_some_and(|r| r.queries[0].path == expected)
     });
 
+    // Right-click → Copy path puts the photo's path on the clipboard.
+    h.key_press(egui::Key::Escape);
+    h.step();
+    let first = h.state().photos[0].path.clone();
+    h.get_by_label(&name(&first)).click_secondary();
+    h.step();
+    h.step();
+    h.get_by_label("Copy path").click();
+    let mut copied = None;
+    for _ in 0..4 {
+        h.step();
+        for c in &h.output().platform_output.commands {
+            if let egui::OutputCommand::CopyText(t) = c {
+                copied = Some(t.clone());
+            }
+        }
+    }
+    assert_eq!(copied.as_deref(), Some(first.to_str().unwrap()));
+
     h.get_by_label("1 skipped").click();
     wait(&mut h, "the failures list", |a| {
         a.view == View::Failures && !a.failures.is_empty()
