@@ -514,8 +514,8 @@ fn cmd_bench(cli: &Cli, b: &BenchCommand) -> Result<ExitCode> {
                 r.quantization.name(),
                 r.ef_search,
                 r.inserts_per_s,
-                human_bytes(r.memory_bytes as u64),
-                human_bytes(r.file_bytes),
+                indicatif::HumanBytes(r.memory_bytes as u64),
+                indicatif::HumanBytes(r.file_bytes),
                 r.p50_ms,
                 r.p99_ms,
                 r.recall_at_10
@@ -591,13 +591,13 @@ fn cmd_status(cli: &Cli, json: bool, failures: bool) -> Result<ExitCode> {
         println!(
             "index       {} vectors, {} ({}), {}",
             e.vector_index().len(),
-            human_bytes(index_bytes),
+            indicatif::HumanBytes(index_bytes),
             e.config().quantization.name(),
             index_file.map_or("not saved yet".into(), |p| p.display().to_string())
         );
         println!(
             "catalog     {} ({})",
-            human_bytes(catalog_bytes),
+            indicatif::HumanBytes(catalog_bytes),
             cat.path().display()
         );
         for r in &fails {
@@ -614,19 +614,4 @@ fn cmd_status(cli: &Cli, json: bool, failures: bool) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn human_bytes(b: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = b as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u + 1 < UNITS.len() {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{b} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
 }

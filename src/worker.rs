@@ -49,30 +49,13 @@ pub enum Command {
     RemoveLibrary(PathBuf),
     /// Rescan every library.
     Rescan,
-    /// Neighbours of photos. `id` comes back in [`Event::Similar`].
-    Similar {
-        /// Echoed in the answer, so the UI can drop stale ones.
-        id: u64,
-        /// One or several images, in the library or not (dropped files).
-        queries: Vec<PathBuf>,
-        /// Neighbours per query.
-        k: usize,
-        /// Range query: only neighbours with cosine similarity ≥ this.
-        min_similarity: Option<f32>,
-    },
+    /// Neighbours of photos (in the library or not); answered by an [`Event::Similar`] with
+    /// the same id.
+    Similar(QueryRequest),
     /// Files or folders dropped on the window: folders are added as libraries, image files
     /// queried together like [`Command::Similar`] (an [`Event::Similar`] with this `id`
     /// always follows; its `queries` are empty when only folders were dropped).
-    Dropped {
-        /// Echoed in the answer.
-        id: u64,
-        /// What was dropped.
-        paths: Vec<PathBuf>,
-        /// Neighbours per query.
-        k: usize,
-        /// Range query threshold.
-        min_similarity: Option<f32>,
-    },
+    Dropped(QueryRequest),
     /// Open a file with the desktop's default application (a folder: the file manager).
     Open(PathBuf),
     /// Sort order of the photo list ([`Event::Photos`] follows).
@@ -81,6 +64,19 @@ pub enum Command {
     Thumbnails(Vec<ThumbRequest>),
     /// Ask for the list of failed and unsupported files ([`Event::Failures`] follows).
     Failures,
+}
+
+/// A batch k-NN / range query.
+#[derive(Debug, Clone)]
+pub struct QueryRequest {
+    /// Echoed in the answer, so the UI can drop stale ones.
+    pub id: u64,
+    /// One or several images (or, for drops, folders too).
+    pub paths: Vec<PathBuf>,
+    /// Neighbours per query.
+    pub k: usize,
+    /// Range query: only neighbours with cosine similarity ≥ this.
+    pub min_similarity: Option<f32>,
 }
 
 /// Photo list order.
@@ -224,18 +220,8 @@ enum IndexCmd {
 }
 
 enum QueryCmd {
-    Similar {
-        id: u64,
-        queries: Vec<PathBuf>,
-        k: usize,
-        min_similarity: Option<f32>,
-    },
-    Dropped {
-        id: u64,
-        paths: Vec<PathBuf>,
-        k: usize,
-        min_similarity: Option<f32>,
-    },
+    Similar(QueryRequest),
+    Dropped(QueryRequest),
     Open(PathBuf),
     Refresh,
     Sort(SortKey),
@@ -345,28 +331,8 @@ impl Worker {
             Command::AddLibrary(p) => self.to_indexer(IndexCmd::Add(p)),
             Command::RemoveLibrary(p) => self.to_indexer(IndexCmd::Remove(p)),
             Command::Rescan => self.to_indexer(IndexCmd::Rescan),
-            Command::Similar {
-                id,
-                queries,
-                k,
-                min_similarity,
-            } => self.to_query(QueryCmd::Similar {
-                id,
-                queries,
-                k,
-                min_similarity,
-            }),
-            Command::Dropped {
-                id,
-                paths,
-                k,
-                min_similarity,
-            } => self.to_query(QueryCmd::Dropped {
-                id,
-                paths,
-                k,
-                min_similarity,
-            }),
+            Command::Similar(q) => self.to_query(QueryCmd::Similar(q)),
+            Command::Dropped(q) => self.to_query(QueryCmd::Dropped(q)),
             Command::Open(p) => self.to_query(QueryCmd::Open(p)),
             Command::SetSort(s) => self.to_query(QueryCmd::Sort(s)),
             Command::Failures => self.to_query(QueryCmd::Failures),
@@ -488,23 +454,13 @@ fn handle_query(
     index_tx: &Sender<IndexCmd>,
 ) {
     match cmd {
-        QueryCmd::Similar {
-            id,
-            queries,
-            k,
-            min_similarity,
-        } => {
-            let result = similar(s, &queries, k, min_similarity);
-            out.send(Event::Similar { id, result });
+        QueryCmd::Similar(q) => {
+            let result = similar(s, &q.paths, q.k, q.min_similarity);
+            out.send(Event::Similar { id: q.id, result });
         }
-        QueryCmd::Dropped {
-            id,
-            paths,
-            k,
-            min_similarity,
-        } => {
+        QueryCmd::Dropped(q) => {
             let (dirs, files): (Vec<PathBuf>, Vec<PathBuf>) =
-                paths.into_iter().partition(|p| p.is_dir());
+                q.paths.into_iter().partition(|p| p.is_dir());
             for d in dirs {
                 let _ = index_tx.send(IndexCmd::Add(d));
             }
@@ -519,9 +475,9 @@ fn handle_query(
                     merged: Vec::new(),
                 })
             } else {
-                similar(s, &files, k, min_similarity)
+                similar(s, &files, q.k, q.min_similarity)
             };
-            out.send(Event::Similar { id, result });
+            out.send(Event::Similar { id: q.id, result });
         }
         QueryCmd::Open(p) => {
             if let Err(e) = opener::open(&p) {

@@ -433,7 +433,10 @@ impl LikenessApp {
             } else {
                 0.0
             };
-            let eta = p.eta_s.map(fmt_secs).unwrap_or_else(|| "…".into());
+            let eta = p
+                .eta_s
+                .map(|s| indicatif::HumanDuration(Duration::from_secs_f64(s)).to_string())
+                .unwrap_or_else(|| "…".into());
             let text = if p.total == 0 {
                 "Scanning folders…".to_string()
             } else {
@@ -544,32 +547,9 @@ fn empty_dash(s: &str) -> &str {
     if s.is_empty() { "–" } else { s }
 }
 
-/// `1234` s → `20m 34s`.
-pub fn fmt_secs(s: f64) -> String {
-    let s = s.round() as u64;
-    if s >= 3600 {
-        format!("{}h {:02}m", s / 3600, (s % 3600) / 60)
-    } else if s >= 60 {
-        format!("{}m {:02}s", s / 60, s % 60)
-    } else {
-        format!("{s}s")
-    }
-}
-
-/// Bytes in binary units: `1536` → `1.5 KiB`.
+/// Bytes in binary units (`1.50 KiB`), as the CLI prints them (indicatif).
 pub fn fmt_bytes(b: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = b as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{b} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
+    indicatif::HumanBytes(b).to_string()
 }
 
 impl eframe::App for LikenessApp {

@@ -7,7 +7,7 @@ use egui::RichText;
 
 use super::Settings;
 use super::grid::{Thumbnails, context_menu};
-use crate::worker::{Command, Hit, SimilarResult, Worker};
+use crate::worker::{Command, Hit, QueryRequest, SimilarResult, Worker};
 
 /// Edge of the query photo, logical pixels.
 const QUERY_SIZE: f32 = 256.0;
@@ -49,12 +49,7 @@ impl SimilarView {
         self.next_id += 1;
         self.pending = Some((self.next_id, false));
         self.selected = None;
-        worker.send(Command::Similar {
-            id: self.next_id,
-            queries,
-            k: s.k,
-            min_similarity: s.use_min_similarity.then_some(s.min_similarity),
-        });
+        worker.send(Command::Similar(request(self.next_id, queries, s)));
     }
 
     /// Query `queries` and push them on the history.
@@ -71,12 +66,7 @@ impl SimilarView {
     pub fn dropped(&mut self, paths: Vec<PathBuf>, worker: &Worker, s: &Settings) {
         self.next_id += 1;
         self.pending = Some((self.next_id, true));
-        worker.send(Command::Dropped {
-            id: self.next_id,
-            paths,
-            k: s.k,
-            min_similarity: s.use_min_similarity.then_some(s.min_similarity),
-        });
+        worker.send(Command::Dropped(request(self.next_id, paths, s)));
     }
 
     /// Re-run the current query (k or threshold changed).
@@ -277,6 +267,15 @@ impl SimilarView {
             });
         thumbs.request(worker, wanted.iter().map(|(h, p)| (h, p.as_path())));
         next
+    }
+}
+
+fn request(id: u64, paths: Vec<PathBuf>, s: &Settings) -> QueryRequest {
+    QueryRequest {
+        id,
+        paths,
+        k: s.k,
+        min_similarity: s.use_min_similarity.then_some(s.min_similarity),
     }
 }
 

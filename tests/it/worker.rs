@@ -16,6 +16,7 @@ fn worker(w: &World) -> Worker {
 }
 
 /// Collects events until `cond` holds on the latest photo list and notices.
+#[derive(Default)]
 struct Seen {
     photos: Arc<Vec<Photo>>,
     notices: Vec<String>,
@@ -55,12 +56,7 @@ fn bulk_copy_into_watched_folder_lands_once() {
         "first.jpg",
     );
     let wk = worker(&w);
-    let mut seen = Seen {
-        photos: Arc::new(Vec::new()),
-        notices: Vec::new(),
-        running: false,
-        runs: 0,
-    };
+    let mut seen = Seen::default();
     wk.send(Command::AddLibrary(w.lib.clone()));
     until(&wk, &mut seen, "the first photo", |s| s.photos.len() == 1);
 
@@ -113,12 +109,7 @@ fn unavailable_library_keeps_photos_and_rescans_on_return() {
         "b.jpg",
     );
     let wk = worker(&w);
-    let mut seen = Seen {
-        photos: Arc::new(Vec::new()),
-        notices: Vec::new(),
-        running: false,
-        runs: 0,
-    };
+    let mut seen = Seen::default();
     wk.send(Command::AddLibrary(w.lib.clone()));
     until(&wk, &mut seen, "indexing", |s| s.photos.len() == 2);
 
