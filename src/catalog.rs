@@ -149,6 +149,11 @@ pub struct PhotoRow {
     pub height: u32,
     /// EXIF DateTimeOriginal as written by the camera (`YYYY:MM:DD HH:MM:SS`), if any.
     pub taken_at: Option<String>,
+    /// Container format, e.g. `jpeg`.
+    pub format: String,
+    /// Perceptual hashes: 8 bytes per dihedral view, 64 in all (see
+    /// [`crate::engine::perceptual_hash`]); empty if unknown.
+    pub phash: Vec<u8>,
 }
 
 /// Per-content metadata gathered while decoding.
@@ -351,7 +356,7 @@ impl Catalog {
     pub fn photos(&self) -> Result<Vec<PhotoRow>> {
         let mut st = self.conn.prepare_cached(
             "SELECT f.id, f.library_id, f.path, f.size, f.mtime_ns, f.hash, c.width, c.height,
-                    c.taken_at
+                    c.taken_at, c.format, c.phash
              FROM files f JOIN contents c ON c.hash = f.hash
              WHERE f.status = 0 ORDER BY f.id",
         )?;
@@ -366,6 +371,8 @@ impl Catalog {
                 width: r.get::<_, i64>(6)? as u32,
                 height: r.get::<_, i64>(7)? as u32,
                 taken_at: r.get(8)?,
+                format: r.get(9)?,
+                phash: r.get::<_, Option<Vec<u8>>>(10)?.unwrap_or_default(),
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)

@@ -8,6 +8,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
+use crate::dups::{DupOptions, Tier};
+
 use crate::engine::{Engine, EngineConfig, FileOutcome, ProgressSink, SimilarOptions};
 use crate::model::DEFAULT_MODEL;
 use crate::vindex::Quantization;
@@ -94,6 +96,26 @@ pub enum Command {
         /// The labelled folder.
         dir: PathBuf,
         /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Find duplicates: exact copies, the same picture transformed (re-encoded, resized,
+    /// rotated, mirrored, cropped, colour-adjusted), near-duplicates (similar shots).
+    Duplicates {
+        /// Loosest tier to group by.
+        #[arg(long, value_enum, default_value_t = Tier::Same)]
+        tier: Tier,
+        /// Cosine similarity threshold of the loosest tier (default: calibrated, see
+        /// BENCHMARKS.md).
+        #[arg(long)]
+        min_similarity: Option<f32>,
+        /// pHash distance threshold (bits of 64) for the same-picture tier.
+        #[arg(long)]
+        max_phash_distance: Option<u32>,
+        /// Cosine similarity a pHash match needs as well (calibration knob).
+        #[arg(long)]
+        phash_min_similarity: Option<f32>,
+        /// JSON: {"groups":[{"tier":T,"files":[PATH,...],"keep":PATH,"scores":{...}}]}.
         #[arg(long)]
         json: bool,
     },
@@ -303,6 +325,31 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench(b) => cmd_bench(&cli, b),
+        Command::Duplicates {
+            tier,
+            min_similarity,
+            max_phash_distance,
+            phash_min_similarity,
+            json,
+        } => {
+            let mut opts = DupOptions {
+                tier: *tier,
+                ..DupOptions::default()
+            };
+            if let Some(s) = *min_similarity {
+                match tier {
+                    Tier::Near => opts.near_similarity = s,
+                    _ => opts.same_similarity = s,
+                }
+            }
+            if let Some(d) = *max_phash_distance {
+                opts.same_phash_distance = d;
+            }
+            if let Some(s) = *phash_min_similarity {
+                opts.phash_min_similarity = s;
+            }
+            cmd_duplicates(&cli, &opts, *json)
+        }
         Command::Remove { dir } => {
             let mut e = engine(&cli)?;
             let n = e.remove_library(dir)?;
@@ -310,6 +357,69 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn cmd_duplicates(cli: &Cli, opts: &DupOptions, json: bool) -> Result<ExitCode> {
+    let e = query_engine(cli)?;
+    let groups = e.duplicates(opts)?;
+    if json {
+        let g: Vec<_> = groups
+            .iter()
+            .map(|g| {
+                serde_json::json!({
+                    "tier": g.tier,
+                    "files": g.files.iter().map(|f| &f.path).collect::<Vec<_>>(),
+                    "keep": g.keeper().path,
+                    "scores": {
+                        "min_similarity": g.min_similarity,
+                        "max_phash_distance": g.max_phash_distance,
+                        "members": g.files.iter().map(|f| serde_json::json!({
+                            "path": f.path,
+                            "similarity": f.similarity,
+                            "phash_distance": f.phash_distance,
+                            "relation": f.relation,
+                        })).collect::<Vec<_>>(),
+                    },
+                })
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({ "groups": g }))?
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    if groups.is_empty() {
+        println!("no duplicates");
+    }
+    for (i, g) in groups.iter().enumerate() {
+        println!(
+            "group {} · {:?} · {} files · min similarity {:.3}{}",
+            i + 1,
+            g.tier,
+            g.files.len(),
+            g.min_similarity,
+            g.max_phash_distance
+                .map_or(String::new(), |d| format!(" · pHash ≤ {d} bits"))
+        );
+        for f in &g.files {
+            println!(
+                "  {} {:.3} {:>14}  {}  ({}×{}, {})",
+                if f.relation == "keeper" {
+                    "keep"
+                } else {
+                    "    "
+                },
+                f.similarity,
+                f.relation,
+                f.path.display(),
+                f.width,
+                f.height,
+                indicatif::HumanBytes(f.bytes)
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// indicatif progress for index runs.

@@ -11,6 +11,7 @@ pub mod bench;
 pub mod catalog;
 pub mod cli;
 pub mod decode;
+pub mod dups;
 pub mod engine;
 pub mod error;
 pub mod eval;

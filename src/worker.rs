@@ -1059,6 +1059,8 @@ mod tests {
             width: 1,
             height: 1,
             taken_at: taken.map(str::to_string),
+            format: "jpeg".into(),
+            phash: Vec::new(),
         }
     }
 

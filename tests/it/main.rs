@@ -4,6 +4,7 @@ mod harness;
 
 mod cli;
 mod crash;
+mod dups;
 mod gui;
 mod hostile;
 mod incremental;

@@ -1,0 +1,116 @@
+#!/usr/bin/env python3
+"""Build the near-duplicate benchmark set from real photos (needs Pillow: pip install pillow).
+
+    benches/make-dup-set.py OUT_DIR [--originals N]
+
+For each of N real photos from ../shared/data/images (distinct pictures, short side >= 300 px):
+  OUT/<id>/orig.jpg               the original (EXIF orientation applied, re-saved at q95)
+  OUT/<id>/same-<t>.<ext>         14 transformations of it, "same picture" (ground truth):
+      jpeg-q20, jpeg-q50, resize-50, resize-20, crop-80, crop-50, rotate-90, mirror,
+      brightness-contrast, greyscale, blur, rotate-5, caption-bar, png
+  OUT/<id>/near-reframe.jpg       another framing of the same scene (the top-right 45% window,
+                                  slightly brighter): a near-duplicate, NOT the same picture
+Photos of different <id>s are unrelated. truth.json lists the groups. Deterministic.
+"""
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from PIL import Image, ImageEnhance, ImageFilter, ImageDraw, ImageOps
+
+SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "images"
+SOURCES = [
+    "exif-samples/jpg/*.jpg",
+    "exif-samples/jpg/gps/*.jpg",
+    "exif-samples/jpg/mobile/*.jpg",
+    "pdq-threatexchange/pdq/data/reg-test-input/labelme-subset/*.jpg",
+    "imagededup-tests/tests/data/base_images/*.jpg",
+    "oculante-tests/tests/*unsplash*.jpg",
+    "pdq-threatexchange/pdq/data/bridge-mods/aaa-orig.jpg",
+]
+# Same picture as another source (would make two "unrelated" originals duplicates).
+SKIP = {"Canon_40D_photoshop_import.jpg", "corrupted.jpg", "PaintTool_sample.jpg"}
+
+
+def transforms(img):
+    w, h = img.size
+    out = {}
+    out["jpeg-q20"] = ("jpg", img, {"quality": 20})
+    out["jpeg-q50"] = ("jpg", img, {"quality": 50})
+    out["resize-50"] = ("jpg", img.resize((w // 2, h // 2), Image.LANCZOS), {})
+    out["resize-20"] = ("jpg", img.resize((max(1, w // 5), max(1, h // 5)), Image.LANCZOS), {})
+    cw, ch = int(w * 0.8), int(h * 0.8)
+    out["crop-80"] = ("jpg", img.crop(((w - cw) // 2, (h - ch) // 2, (w + cw) // 2, (h + ch) // 2)), {})
+    cw, ch = int(w * 0.5), int(h * 0.5)
+    out["crop-50"] = ("jpg", img.crop(((w - cw) // 2, (h - ch) // 2, (w + cw) // 2, (h + ch) // 2)), {})
+    out["rotate-90"] = ("jpg", img.transpose(Image.ROTATE_270), {})  # 90 degrees clockwise
+    out["mirror"] = ("jpg", ImageOps.mirror(img), {})
+    bc = ImageEnhance.Contrast(ImageEnhance.Brightness(img).enhance(1.3)).enhance(1.3)
+    out["brightness-contrast"] = ("jpg", bc, {})
+    out["greyscale"] = ("jpg", ImageOps.grayscale(img).convert("RGB"), {})
+    out["blur"] = ("jpg", img.filter(ImageFilter.GaussianBlur(radius=max(2, w / 300))), {})
+    out["rotate-5"] = ("jpg", img.rotate(-5, resample=Image.BICUBIC, expand=False), {})
+    cap = img.copy()
+    d = ImageDraw.Draw(cap)
+    bar = max(16, h // 8)
+    d.rectangle((0, h - bar, w, h), fill=(0, 0, 0))
+    d.text((bar // 3, h - bar + bar // 4), "Holiday 2024 - with friends", fill=(255, 255, 255))
+    out["caption-bar"] = ("jpg", cap, {})
+    out["png"] = ("png", img, {})
+    return out
+
+
+def reframe(img):
+    """Another framing of the same scene: the top-right 45% window (it barely overlaps the
+    centre crops), slightly brighter."""
+    w, h = img.size
+    cw, ch = int(w * 0.45), int(h * 0.45)
+    win = img.crop((w - cw, 0, w, ch))
+    return ImageEnhance.Brightness(win).enhance(1.1).resize((cw, ch))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("out")
+    ap.add_argument("--originals", type=int, default=40)
+    a = ap.parse_args()
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    picked = []
+    for pat in SOURCES:
+        for p in sorted(SHARED.glob(pat)):
+            if p.name in SKIP or len(picked) >= a.originals:
+                continue
+            try:
+                img = ImageOps.exif_transpose(Image.open(p)).convert("RGB")
+            except Exception as e:  # corrupt sources are simply not used
+                print(f"skip {p}: {e}", file=sys.stderr)
+                continue
+            if min(img.size) < 300:
+                continue
+            if max(img.size) > 2048:  # keeps the set quick to index; transformations are relative
+                img.thumbnail((2048, 2048), Image.LANCZOS)
+            picked.append((p, img))
+    truth = {"groups": []}
+    for i, (src, img) in enumerate(picked):
+        gid = f"{i:03d}"
+        d = out / gid
+        d.mkdir(exist_ok=True)
+        img.save(d / "orig.jpg", quality=95)
+        same = [f"{gid}/orig.jpg"]
+        for name, (ext, im, kw) in transforms(img).items():
+            f = d / f"same-{name}.{ext}"
+            im.save(f, **kw) if ext == "png" else im.save(f, quality=kw.get("quality", 90))
+            same.append(f"{gid}/{f.name}")
+        reframe(img).save(d / "near-reframe.jpg", quality=90)
+        truth["groups"].append(
+            {"id": gid, "source": str(src.relative_to(SHARED)), "same": same, "near": [f"{gid}/near-reframe.jpg"]}
+        )
+    (out / "truth.json").write_text(json.dumps(truth, indent=1))
+    print(f"{len(picked)} originals, {len(picked) * 16} files in {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,518 @@
+//! Duplicate finder: groups photos into tiers with reasons.
+//!
+//! - **exact**: the same bytes (blake3 content hash).
+//! - **same picture**: one photo re-encoded, resized, recompressed, colour-adjusted, lightly
+//!   cropped, rotated or mirrored: cosine similarity of the CNN descriptors ≥
+//!   [`DupOptions::same_similarity`], or a 64-bit pHash within
+//!   [`DupOptions::same_phash_distance`] bits in one of the 8 dihedral views (rotations by
+//!   90°/180°/270° and mirrors, stored per photo at index time), which finds rotated and
+//!   mirrored copies a CNN descriptor does not.
+//! - **near-duplicate**: different shots of one scene (bursts, edits): cosine ≥
+//!   [`DupOptions::near_similarity`].
+//!
+//! Candidate pairs come from range queries on the HNSW index (cosine) and on a Hamming HNSW
+//! index of the pHashes (usearch, binary vectors), never an all-pairs pass; groups are the
+//! connected components (union-find) of the pairs that pass the tier's test.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use rayon::prelude::*;
+use usearch::{Index, IndexOptions, MetricKind, ScalarKind, b1x8};
+
+use crate::catalog::{Catalog, ContentHash, PhotoRow};
+use crate::error::{Error, Result};
+use crate::vindex::VectorIndex;
+
+/// The 8 dihedral views, in the order of the stored perceptual hashes (identity, rotations
+/// by 90°, 180°, 270° clockwise, then the same of the left-right mirror): what was done to the
+/// first photo to give the second. (Mirrored then rotated 180° is an upside-down flip.)
+pub const DIHEDRAL: [&str; 8] = [
+    "same orientation",
+    "rotated 90° clockwise",
+    "rotated 180°",
+    "rotated 90° counter-clockwise",
+    "mirrored",
+    "mirrored, rotated 90° clockwise",
+    "flipped upside down",
+    "mirrored, rotated 90° counter-clockwise",
+];
+
+/// Duplicate tiers, tightest first.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Tier {
+    /// The same bytes.
+    Exact,
+    /// The same picture, transformed (re-encoded, resized, rotated, mirrored, lightly cropped,
+    /// colour-adjusted).
+    Same,
+    /// Different shots of one scene.
+    Near,
+}
+
+/// Thresholds of the duplicate finder. Defaults calibrated on the near-duplicate benchmark
+/// (`BENCHMARKS.md`, "Duplicate finder").
+#[derive(Debug, Clone, Copy)]
+pub struct DupOptions {
+    /// Loosest tier to group by: `Exact` groups identical files only, `Same` adds transformed
+    /// copies, `Near` adds similar shots.
+    pub tier: Tier,
+    /// Same picture if descriptor cosine similarity ≥ this.
+    pub same_similarity: f32,
+    /// Same picture if the pHashes differ in at most this many of 64 bits (in some dihedral
+    /// view) and the descriptors are at least [`Self::phash_min_similarity`] alike.
+    pub same_phash_distance: u32,
+    /// Floor on cosine similarity for a pHash match (flat, featureless images share pHashes).
+    pub phash_min_similarity: f32,
+    /// Near-duplicate if descriptor cosine similarity ≥ this.
+    pub near_similarity: f32,
+    /// Candidates per photo from each index (range queries are capped at this many).
+    pub max_candidates: usize,
+}
+
+impl Default for DupOptions {
+    fn default() -> Self {
+        DupOptions {
+            tier: Tier::Same,
+            same_similarity: 0.82,
+            same_phash_distance: 8,
+            phash_min_similarity: 0.30,
+            near_similarity: 0.78,
+            max_candidates: 32,
+        }
+    }
+}
+
+/// One file of a group.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DupFile {
+    /// HNSW key of the photo.
+    pub key: i64,
+    /// Absolute path.
+    pub path: PathBuf,
+    /// Size, bytes.
+    pub bytes: u64,
+    /// Pixels after EXIF orientation.
+    pub width: u32,
+    /// Pixels after EXIF orientation.
+    pub height: u32,
+    /// Container format (`jpeg`, `png`, …).
+    pub format: String,
+    /// Descriptor cosine similarity to the group's keeper (1 for the keeper and exact copies).
+    pub similarity: f32,
+    /// Smallest pHash Hamming distance to the keeper over the 8 dihedral views, bits
+    /// (`None` if either hash is unknown).
+    pub phash_distance: Option<u32>,
+    /// How this file relates to the keeper: "keeper", "exact copy", "rotated 90°", …,
+    /// "same picture", "similar shot".
+    pub relation: String,
+}
+
+/// A group of duplicates.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DupGroup {
+    /// The loosest relation inside the group.
+    pub tier: Tier,
+    /// Members, the suggested keeper first.
+    pub files: Vec<DupFile>,
+    /// Smallest similarity of a member to the keeper.
+    pub min_similarity: f32,
+    /// Largest pHash distance of a member to the keeper, bits.
+    pub max_phash_distance: Option<u32>,
+}
+
+impl DupGroup {
+    /// The suggested keeper.
+    pub fn keeper(&self) -> &DupFile {
+        &self.files[0]
+    }
+}
+
+/// Preference of a container format for the keeper (higher is better): lossless and raw
+/// formats over lossy ones.
+pub fn format_rank(format: &str) -> u8 {
+    match format {
+        "raw" | "dng" => 6,
+        "tiff" => 5,
+        "png" => 4,
+        "jpeg" => 3,
+        "webp" => 2,
+        _ => 1,
+    }
+}
+
+/// Order of keeper preference: more pixels; then the orientation most members share
+/// (`votes`: how many members have the same orientation, so a rotated copy is not kept over
+/// upright ones); better format; EXIF date present; more bytes (less compressed); then the
+/// shorter path (the original usually has the plainest name).
+fn keeper_order(a: &PhotoRow, b: &PhotoRow, votes: (usize, usize)) -> std::cmp::Ordering {
+    let px = |p: &PhotoRow| p.width as u64 * p.height as u64;
+    px(b)
+        .cmp(&px(a))
+        .then(votes.1.cmp(&votes.0))
+        .then(format_rank(&b.format).cmp(&format_rank(&a.format)))
+        .then(b.taken_at.is_some().cmp(&a.taken_at.is_some()))
+        .then(b.size.cmp(&a.size))
+        .then(a.path.as_os_str().len().cmp(&b.path.as_os_str().len()))
+        .then(a.path.cmp(&b.path))
+}
+
+/// pHash distance within which two photos count as sharing an orientation when choosing the
+/// keeper (loose: only the best of the 8 views matters).
+const ORIENTATION_BITS: u32 = 12;
+
+/// Hamming distance between two 8-byte pHashes.
+fn hamming(a: &[u8], b: &[u8]) -> u32 {
+    let x = u64::from_le_bytes(a.try_into().expect("8 bytes"));
+    let y = u64::from_le_bytes(b.try_into().expect("8 bytes"));
+    (x ^ y).count_ones()
+}
+
+/// Smallest distance between `b`'s own pHash and any dihedral view of `a`: `(bits, view)`.
+pub fn dihedral_distance(a: &[u8], b: &[u8]) -> Option<(u32, usize)> {
+    if a.len() < 8 || b.len() < 8 {
+        return None;
+    }
+    a.chunks_exact(8)
+        .enumerate()
+        .map(|(v, h)| (hamming(h, &b[..8]), v))
+        .min()
+}
+
+fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+struct UnionFind(Vec<usize>);
+impl UnionFind {
+    fn new(n: usize) -> Self {
+        UnionFind((0..n).collect())
+    }
+    fn find(&mut self, mut x: usize) -> usize {
+        while self.0[x] != x {
+            self.0[x] = self.0[self.0[x]];
+            x = self.0[x];
+        }
+        x
+    }
+    fn union(&mut self, a: usize, b: usize) {
+        let (a, b) = (self.find(a), self.find(b));
+        if a != b {
+            self.0[a.max(b)] = a.min(b);
+        }
+    }
+}
+
+/// Scores of a candidate pair of contents.
+#[derive(Debug, Clone, Copy)]
+struct Pair {
+    cos: f32,
+    phash: Option<(u32, usize)>,
+}
+
+impl Pair {
+    fn tier(&self, o: &DupOptions) -> Option<Tier> {
+        let phash_same = self.phash.is_some_and(|(d, _)| d <= o.same_phash_distance)
+            && self.cos >= o.phash_min_similarity;
+        if self.cos >= o.same_similarity || phash_same {
+            Some(Tier::Same)
+        } else if self.cos >= o.near_similarity {
+            Some(Tier::Near)
+        } else {
+            None
+        }
+    }
+}
+
+/// Group the photos of `catalog` (whose descriptors are in `index`) into duplicate groups.
+/// Groups are sorted by tier, then by size (largest first); each group's suggested keeper
+/// comes first.
+///
+/// Errors: the catalog cannot be read, or the pHash index cannot be built.
+pub fn find_duplicates(
+    catalog: &Catalog,
+    index: &VectorIndex,
+    opts: &DupOptions,
+) -> Result<Vec<DupGroup>> {
+    let photos = catalog.photos()?;
+    // Contents (distinct bytes) and their files.
+    let mut content_of_hash: HashMap<ContentHash, usize> = HashMap::new();
+    let mut files_of: Vec<Vec<usize>> = Vec::new();
+    for (i, p) in photos.iter().enumerate() {
+        let c = *content_of_hash.entry(p.hash).or_insert_with(|| {
+            files_of.push(Vec::new());
+            files_of.len() - 1
+        });
+        files_of[c].push(i);
+    }
+    let content_of_key: HashMap<i64, usize> = photos
+        .iter()
+        .map(|p| (p.key, content_of_hash[&p.hash]))
+        .collect();
+    let n = files_of.len();
+    let rep = |c: usize| &photos[files_of[c][0]];
+
+    let mut pairs: HashMap<(usize, usize), Pair> = HashMap::new();
+    if opts.tier >= Tier::Same {
+        // Candidates from the descriptor index (range query at the loosest threshold used).
+        let floor = match opts.tier {
+            Tier::Near => opts.near_similarity.min(opts.same_similarity),
+            _ => opts.same_similarity,
+        };
+        let found: Vec<Vec<(usize, usize, f32)>> = (0..n)
+            .into_par_iter()
+            .map(|c| {
+                let Some(v) = index.vector(rep(c).key) else {
+                    return Vec::new();
+                };
+                let hits = index
+                    .range_search(&v, floor, opts.max_candidates + files_of[c].len())
+                    .unwrap_or_default();
+                hits.into_iter()
+                    .filter_map(|(k, sim)| {
+                        let c2 = *content_of_key.get(&k)?;
+                        (c2 != c).then_some((c.min(c2), c.max(c2), sim))
+                    })
+                    .collect()
+            })
+            .collect();
+        for (a, b, sim) in found.into_iter().flatten() {
+            pairs.entry((a, b)).or_insert(Pair {
+                cos: sim,
+                phash: None,
+            });
+        }
+        // Candidates from the pHash index: each content's 8 views against everyone's own hash.
+        for (a, b, d) in phash_candidates(&photos, &files_of, opts)? {
+            pairs
+                .entry((a, b))
+                .and_modify(|p| p.phash = Some(d))
+                .or_insert(Pair {
+                    cos: f32::NAN,
+                    phash: Some(d),
+                });
+        }
+        // Complete every pair's scores: pHash distance for descriptor pairs, cosine for
+        // pHash pairs (from the stored vectors).
+        pairs.par_iter_mut().for_each(|(&(a, b), p)| {
+            if p.phash.is_none() {
+                p.phash = dihedral_distance(&rep(a).phash, &rep(b).phash);
+            }
+            if p.cos.is_nan() {
+                p.cos = match (index.vector(rep(a).key), index.vector(rep(b).key)) {
+                    (Some(x), Some(y)) => cosine(&x, &y),
+                    _ => 0.0,
+                };
+            }
+        });
+    }
+
+    let mut uf = UnionFind::new(n);
+    // Same-picture components, to label groups formed at the near tier.
+    let mut same_uf = UnionFind::new(n);
+    for (&(a, b), p) in &pairs {
+        let t = p.tier(opts);
+        if t.is_some_and(|t| t <= opts.tier) {
+            uf.union(a, b);
+        }
+        if t == Some(Tier::Same) {
+            same_uf.union(a, b);
+        }
+    }
+    let mut comps: HashMap<usize, Vec<usize>> = HashMap::new();
+    for c in 0..n {
+        comps.entry(uf.find(c)).or_default().push(c);
+    }
+    let mut groups: Vec<DupGroup> = comps
+        .into_values()
+        .filter(|cs| cs.len() > 1 || files_of[cs[0]].len() > 1)
+        .map(|cs| {
+            let tier = if cs.len() == 1 {
+                Tier::Exact
+            } else if cs.iter().all(|&c| same_uf.find(c) == same_uf.find(cs[0])) {
+                Tier::Same
+            } else {
+                Tier::Near
+            };
+            build_group(&photos, &files_of, &cs, tier, index, opts)
+        })
+        .collect();
+    groups.sort_by(|a, b| {
+        a.tier
+            .cmp(&b.tier)
+            .then(b.files.len().cmp(&a.files.len()))
+            .then_with(|| a.files[0].path.cmp(&b.files[0].path))
+    });
+    Ok(groups)
+}
+
+/// A pHash match between contents `a` and `b`: `(a, b, (bits, view))`, view = what was done
+/// to `a` to give `b` (index into [`DIHEDRAL`]).
+type PhashMatch = (usize, usize, (u32, usize));
+
+/// Pairs of contents whose pHashes are within `same_phash_distance` in some dihedral view,
+/// `a < b`.
+fn phash_candidates(
+    photos: &[PhotoRow],
+    files_of: &[Vec<usize>],
+    opts: &DupOptions,
+) -> Result<Vec<PhashMatch>> {
+    let with_hash: Vec<usize> = (0..files_of.len())
+        .filter(|&c| photos[files_of[c][0]].phash.len() >= 8)
+        .collect();
+    if with_hash.len() < 2 {
+        return Ok(Vec::new());
+    }
+    let ix = Index::new(&IndexOptions {
+        dimensions: 64,
+        metric: MetricKind::Hamming,
+        quantization: ScalarKind::B1,
+        connectivity: 16,
+        expansion_add: 64,
+        expansion_search: 64,
+        multi: false,
+    })
+    .map_err(phash_index_err)?;
+    ix.reserve(with_hash.len()).map_err(phash_index_err)?;
+    // usearch's own threads would need a thread id per caller; add sequentially (fast: 64-bit
+    // vectors), search in parallel.
+    for &c in &with_hash {
+        let h = &photos[files_of[c][0]].phash[..8];
+        ix.add(c as u64, b1x8::from_u8s(h))
+            .map_err(phash_index_err)?;
+    }
+    let k = opts.max_candidates.min(with_hash.len());
+    let found: Vec<Vec<PhashMatch>> = with_hash
+        .par_iter()
+        .map(|&a| {
+            let ph = &photos[files_of[a][0]].phash;
+            let mut out = Vec::new();
+            for (view, h) in ph.chunks_exact(8).enumerate() {
+                let Ok(m) = ix.search(b1x8::from_u8s(h), k) else {
+                    continue;
+                };
+                for (key, d) in m.keys.iter().zip(&m.distances) {
+                    let b = *key as usize;
+                    let bits = d.round() as u32;
+                    if b != a && bits <= opts.same_phash_distance {
+                        out.push((a, b, (bits, view)));
+                    }
+                }
+            }
+            out
+        })
+        .collect();
+    // Keep the best view per pair, oriented a < b (the view is from the smaller index's side
+    // only when it was found from that side; otherwise it is recomputed later).
+    let mut best: HashMap<(usize, usize), (u32, usize)> = HashMap::new();
+    for (a, b, (bits, view)) in found.into_iter().flatten() {
+        let key = (a.min(b), a.max(b));
+        let d = if a < b {
+            (bits, view)
+        } else {
+            match dihedral_distance(
+                &photos[files_of[key.0][0]].phash,
+                &photos[files_of[key.1][0]].phash,
+            ) {
+                Some(d) => d,
+                None => continue,
+            }
+        };
+        best.entry(key)
+            .and_modify(|e| {
+                if d < *e {
+                    *e = d
+                }
+            })
+            .or_insert(d);
+    }
+    Ok(best.into_iter().map(|((a, b), d)| (a, b, d)).collect())
+}
+
+fn phash_index_err(e: impl std::fmt::Display) -> Error {
+    Error::Index(format!("pHash index: {e}"))
+}
+
+fn build_group(
+    photos: &[PhotoRow],
+    files_of: &[Vec<usize>],
+    contents: &[usize],
+    tier: Tier,
+    index: &VectorIndex,
+    opts: &DupOptions,
+) -> DupGroup {
+    let mut members: Vec<usize> = contents.iter().flat_map(|&c| files_of[c].clone()).collect();
+    // Members sharing each member's orientation (pHash closest in the identity view).
+    let votes: HashMap<usize, usize> = members
+        .iter()
+        .map(|&m| {
+            let n = members
+                .iter()
+                .filter(|&&o| {
+                    o != m
+                        && dihedral_distance(&photos[m].phash, &photos[o].phash)
+                            .is_some_and(|(bits, view)| view == 0 && bits <= ORIENTATION_BITS)
+                })
+                .count();
+            (m, n)
+        })
+        .collect();
+    members.sort_by(|&a, &b| keeper_order(&photos[a], &photos[b], (votes[&a], votes[&b])));
+    let keeper = &photos[members[0]];
+    let keeper_vec = index.vector(keeper.key);
+    let files: Vec<DupFile> = members
+        .iter()
+        .enumerate()
+        .map(|(i, &m)| {
+            let p = &photos[m];
+            let (similarity, phash, relation) = if i == 0 {
+                (
+                    1.0,
+                    dihedral_distance(&keeper.phash, &p.phash),
+                    "keeper".to_string(),
+                )
+            } else if p.hash == keeper.hash {
+                (1.0, Some((0, 0)), "exact copy".to_string())
+            } else {
+                let cos = match (&keeper_vec, index.vector(p.key)) {
+                    (Some(x), Some(y)) => cosine(x, &y),
+                    _ => 0.0,
+                };
+                let d = dihedral_distance(&keeper.phash, &p.phash);
+                let pair = Pair { cos, phash: d };
+                // A member may have joined through another member: the group's tier decides.
+                let same = pair.tier(opts) == Some(Tier::Same) || tier <= Tier::Same;
+                let rel = match d {
+                    Some((bits, v)) if same && v != 0 && bits <= ORIENTATION_BITS => {
+                        DIHEDRAL[v].to_string()
+                    }
+                    _ if same => "same picture".to_string(),
+                    _ => "similar shot".to_string(),
+                };
+                (cos, d, rel)
+            };
+            DupFile {
+                key: p.key,
+                path: p.path.clone(),
+                bytes: p.size,
+                width: p.width,
+                height: p.height,
+                format: p.format.clone(),
+                similarity,
+                phash_distance: phash.map(|(b, _)| b),
+                relation,
+            }
+        })
+        .collect();
+    let min_similarity = files.iter().map(|f| f.similarity).fold(1.0, f32::min);
+    let max_phash_distance = files.iter().filter_map(|f| f.phash_distance).max();
+    DupGroup {
+        tier,
+        files,
+        min_similarity,
+        max_phash_distance,
+    }
+}

@@ -1,0 +1,183 @@
+//! Duplicate finder on real photos: the bridge photo's variants (re-encoded, resized, blurred,
+//! rotated, mirrored) and the UKBench photo's variants group; unrelated photos do not.
+
+use std::path::{Path, PathBuf};
+
+use likeness::dups::{DupOptions, Tier};
+
+use crate::harness::*;
+
+fn copy_dir(src: &Path, dst: &Path) -> Vec<PathBuf> {
+    std::fs::create_dir_all(dst).unwrap();
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(src).unwrap() {
+        let p = e.unwrap().path();
+        let d = dst.join(p.file_name().unwrap());
+        std::fs::copy(&p, &d).unwrap();
+        out.push(d);
+    }
+    out
+}
+
+fn name(p: &Path) -> String {
+    let parent = p.parent().unwrap().file_name().unwrap().to_string_lossy();
+    format!("{parent}/{}", p.file_name().unwrap().to_string_lossy())
+}
+
+#[test]
+fn tiers_group_variants_and_keep_distractors_apart() {
+    let w = World::new();
+    let pdq = shared().join("images/pdq-threatexchange/pdq/data");
+    copy_dir(&pdq.join("bridge-mods"), &w.lib.join("bridge"));
+    copy_dir(&pdq.join("reg-test-input/dih"), &w.lib.join("dih"));
+    copy_dir(
+        &pdq.join("reg-test-input/labelme-subset"),
+        &w.lib.join("labelme"),
+    );
+    let ukb = shared().join("images/imagededup-tests/tests/data/mixed_images");
+    for f in [
+        "ukbench00120.jpg",
+        "ukbench00120_hflip.jpg",
+        "ukbench00120_resize.jpg",
+    ] {
+        w.add(&ukb.join(f), &format!("ukbench/{f}"));
+    }
+    w.add(
+        &pdq.join("bridge-mods/aaa-orig.jpg"),
+        "copies/orig-copy.jpg",
+    );
+    let mut e = w.engine();
+    index(&mut e, std::slice::from_ref(&w.lib));
+
+    // Exact tier: only the byte-identical copy (aaa-orig = dih/bridge-1-original = the copy).
+    let exact = e
+        .duplicates(&DupOptions {
+            tier: Tier::Exact,
+            ..DupOptions::default()
+        })
+        .unwrap();
+    assert_eq!(exact.len(), 1, "{exact:#?}");
+    let mut names: Vec<String> = exact[0].files.iter().map(|f| name(&f.path)).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "bridge/aaa-orig.jpg",
+            "copies/orig-copy.jpg",
+            "dih/bridge-1-original.jpg"
+        ]
+    );
+    assert_eq!(exact[0].tier, Tier::Exact);
+
+    // Same-picture tier (calibrated defaults).
+    let groups = e.duplicates(&DupOptions::default()).unwrap();
+    let group_of = |n: &str| {
+        groups
+            .iter()
+            .position(|g| g.files.iter().any(|f| name(&f.path) == n))
+    };
+    let bridge = group_of("bridge/aaa-orig.jpg").expect("the bridge photo is grouped");
+    // Every rotation and mirror of the bridge photo, and its re-encoded/resized/blurred copies.
+    for n in [
+        "dih/bridge-2-rotate-90.jpg",
+        "dih/bridge-3-rotate-180.jpg",
+        "dih/bridge-4-rotate-270.jpg",
+        "dih/bridge-5-flipx.jpg",
+        "dih/bridge-6-flipy.jpg",
+        "dih/bridge-7-flip-plus-1.jpg",
+        "dih/bridge-8-flip-minus-1.jpg",
+        "bridge/blur-a-little.jpg",
+        "bridge/shrink-a-little.jpg",
+        "bridge/high-contrast.jpg",
+        "bridge/sharpen-a-little.jpg",
+        "copies/orig-copy.jpg",
+    ] {
+        assert_eq!(group_of(n), Some(bridge), "{n} not with the bridge photo");
+    }
+    let g = &groups[bridge];
+    assert_eq!(g.tier, Tier::Same);
+    // Reasons: the copy is exact, a rotated file says how it was rotated relative to the keeper.
+    let rel = |n: &str| {
+        g.files
+            .iter()
+            .find(|f| name(&f.path) == n)
+            .unwrap()
+            .relation
+            .clone()
+    };
+    // The keeper is upright (most members share its orientation): the original or a copy.
+    let upright = rel("copies/orig-copy.jpg");
+    assert!(
+        ["exact copy", "keeper", "same picture"].contains(&upright.as_str()),
+        "{upright}"
+    );
+    for (n, how) in [
+        // PDQ's names count counter-clockwise (checked by eye).
+        (
+            "dih/bridge-2-rotate-90.jpg",
+            "rotated 90° counter-clockwise",
+        ),
+        ("dih/bridge-3-rotate-180.jpg", "rotated 180°"),
+        ("dih/bridge-4-rotate-270.jpg", "rotated 90° clockwise"),
+    ] {
+        assert_eq!(rel(n), how, "{n}");
+    }
+    // The keeper is a full-resolution file.
+    assert!(g.keeper().width * g.keeper().height >= 1600 * 1004);
+
+    let ukb = group_of("ukbench/ukbench00120.jpg").expect("the UKBench photo is grouped");
+    assert_eq!(group_of("ukbench/ukbench00120_hflip.jpg"), Some(ukb));
+    assert_eq!(group_of("ukbench/ukbench00120_resize.jpg"), Some(ukb));
+    assert_ne!(ukb, bridge);
+
+    // Unrelated photos: never with the bridge or the UKBench photo, never with each other.
+    for f in std::fs::read_dir(w.lib.join("labelme")).unwrap() {
+        let n = name(&f.unwrap().path());
+        assert_eq!(
+            group_of(&n),
+            None,
+            "{n} grouped: {:#?}",
+            groups[group_of(&n).unwrap()]
+        );
+    }
+}
+
+/// `likeness duplicates --json` prints the documented shape with absolute paths.
+#[test]
+fn duplicates_cli_json() {
+    let w = World::new();
+    let a = w.add(
+        &img("pdq-threatexchange/pdq/data/bridge-mods/aaa-orig.jpg"),
+        "a.jpg",
+    );
+    let b = w.add(
+        &img("pdq-threatexchange/pdq/data/bridge-mods/shrink-a-little.jpg"),
+        "b.jpg",
+    );
+    w.add(
+        &img("pdq-threatexchange/pdq/data/reg-test-input/labelme-subset/q0003.jpg"),
+        "c.jpg",
+    );
+    w.run(&["index", "--quiet", w.lib.to_str().unwrap()]);
+    let v = w.json(&["duplicates", "--json"]);
+    let groups = v["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 1, "{v:#}");
+    let g = &groups[0];
+    assert_eq!(g["tier"], "same");
+    assert_eq!(
+        g["keep"],
+        a.to_str().unwrap(),
+        "the full-size original is kept"
+    );
+    let files: Vec<&str> = g["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .collect();
+    assert_eq!(files, [a.to_str().unwrap(), b.to_str().unwrap()]);
+    assert!(g["scores"]["min_similarity"].as_f64().unwrap() > 0.83);
+    // Exact tier: nothing (no identical bytes).
+    let v = w.json(&["duplicates", "--tier", "exact", "--json"]);
+    assert!(v["groups"].as_array().unwrap().is_empty());
+}
