@@ -152,6 +152,15 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Duplicate grouping time at scale, on a synthetic library with planted copies.
+    Dups {
+        /// Photos.
+        #[arg(long, default_value_t = 100_000)]
+        n: usize,
+        /// Scratch folder.
+        #[arg(long, default_value = "target/bench")]
+        work: PathBuf,
+    },
     /// HNSW build and k=10 query latency on synthetic clustered descriptors.
     Hnsw {
         /// Vectors in the index.
@@ -595,6 +604,17 @@ fn cmd_bench(cli: &Cli, b: &BenchCommand) -> Result<ExitCode> {
             for p in &r.sources {
                 println!("- source: `{}`", p.display());
             }
+        }
+        BenchCommand::Dups { n, work } => {
+            let r = crate::bench::dups(*n, cli.quantization, work)?;
+            println!(
+                "| photos | planted copies | HNSW build | grouping (defaults) | groups | planted copies found | false groups |"
+            );
+            println!("| --- | --- | --- | --- | --- | --- | --- |");
+            println!(
+                "| {} | {} | {:.1} s | {:.1} s | {} | {:.3} | {} |",
+                r.n, r.planted, r.build_s, r.group_s, r.groups, r.planted_recall, r.false_groups
+            );
         }
         BenchCommand::Hnsw {
             n,

@@ -81,7 +81,7 @@ impl Default for DupOptions {
             same_phash_distance: 8,
             phash_min_similarity: 0.30,
             near_similarity: 0.78,
-            max_candidates: 32,
+            max_candidates: 16,
         }
     }
 }
@@ -237,7 +237,9 @@ pub fn find_duplicates(
     index: &VectorIndex,
     opts: &DupOptions,
 ) -> Result<Vec<DupGroup>> {
+    let t0 = std::time::Instant::now();
     let photos = catalog.photos()?;
+    tracing::info!("dups: {} photos read in {:?}", photos.len(), t0.elapsed());
     // Contents (distinct bytes) and their files.
     let mut content_of_hash: HashMap<ContentHash, usize> = HashMap::new();
     let mut files_of: Vec<Vec<usize>> = Vec::new();
@@ -262,6 +264,10 @@ pub fn find_duplicates(
             Tier::Near => opts.near_similarity.min(opts.same_similarity),
             _ => opts.same_similarity,
         };
+        // Duplicates are very close neighbours: a short candidate list finds them (ef_search
+        // 32 instead of the query default, restored below).
+        let ef = index.ef_search();
+        index.set_ef_search(opts.max_candidates.max(32));
         let found: Vec<Vec<(usize, usize, f32)>> = (0..n)
             .into_par_iter()
             .map(|c| {
@@ -279,6 +285,8 @@ pub fn find_duplicates(
                     .collect()
             })
             .collect();
+        index.set_ef_search(ef);
+        tracing::info!("dups: descriptor range queries done at {:?}", t0.elapsed());
         for (a, b, sim) in found.into_iter().flatten() {
             pairs.entry((a, b)).or_insert(Pair {
                 cos: sim,
@@ -295,6 +303,7 @@ pub fn find_duplicates(
                     phash: Some(d),
                 });
         }
+        tracing::info!("dups: pHash queries done at {:?}", t0.elapsed());
         // Complete every pair's scores: pHash distance for descriptor pairs, cosine for
         // pHash pairs (from the stored vectors).
         pairs.par_iter_mut().for_each(|(&(a, b), p)| {
@@ -370,9 +379,9 @@ fn phash_candidates(
         dimensions: 64,
         metric: MetricKind::Hamming,
         quantization: ScalarKind::B1,
-        connectivity: 16,
-        expansion_add: 64,
-        expansion_search: 64,
+        connectivity: 8,
+        expansion_add: 32,
+        expansion_search: 16,
         multi: false,
     })
     .map_err(phash_index_err)?;
@@ -384,7 +393,9 @@ fn phash_candidates(
         ix.add(c as u64, b1x8::from_u8s(h))
             .map_err(phash_index_err)?;
     }
-    let k = opts.max_candidates.min(with_hash.len());
+    // Copies within a few bits are rare; a short list per view suffices (a larger group still
+    // joins up through union-find).
+    let k = (opts.max_candidates / 2).clamp(1, with_hash.len());
     let found: Vec<Vec<PhashMatch>> = with_hash
         .par_iter()
         .map(|&a| {

@@ -316,6 +316,11 @@ impl VectorIndex {
         self.index.change_expansion_search(ef);
     }
 
+    /// The current ef_search.
+    pub fn ef_search(&self) -> usize {
+        self.index.expansion_search()
+    }
+
     /// Approximate k nearest neighbours of `query`: `(key, cosine similarity)`, best first.
     pub fn search(&self, query: &[f32], k: usize) -> Result<Vec<(i64, f32)>> {
         self.knn(query, k, false)
