@@ -392,7 +392,7 @@ pub fn dups(n: usize, quant: Quantization, work: &Path) -> Result<DupsResult> {
     let mut phashes: Vec<Vec<u8>> = Vec::with_capacity(n);
     let mut original_of: Vec<Option<usize>> = Vec::with_capacity(n);
     for i in 0..n {
-        let copy_of = (i > 10 && rng.next() % 10 == 0).then(|| {
+        let copy_of = (i > 10 && rng.next().is_multiple_of(10)).then(|| {
             // Copy a photo that is not itself a copy.
             let mut j = (rng.next() % i as u64) as usize;
             while let Some(o) = original_of[j] {
