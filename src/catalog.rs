@@ -60,6 +60,20 @@ CREATE TABLE IF NOT EXISTS embeddings(
     PRIMARY KEY(model, hash)
 ) WITHOUT ROWID;
 -- Changes to the set of indexed files, replayed into HNSW indexes that are behind.
+-- Not-a-duplicate decisions, by content (they survive renames and re-indexing); a < b.
+CREATE TABLE IF NOT EXISTS not_duplicates(
+    a BLOB NOT NULL,
+    b BLOB NOT NULL,
+    PRIMARY KEY(a, b)
+) WITHOUT ROWID;
+-- Files sent to the OS trash by Likeness, per batch, for undo.
+CREATE TABLE IF NOT EXISTS trash_log(
+    batch INTEGER NOT NULL,      -- one user action
+    path TEXT NOT NULL,          -- where the file was
+    hash BLOB,                   -- its content (kept embedded until the batch is restored)
+    trashed_at INTEGER NOT NULL, -- s since the Unix epoch
+    restored INTEGER NOT NULL DEFAULT 0
+);
 CREATE TABLE IF NOT EXISTS index_log(
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     op INTEGER NOT NULL,         -- 0 upsert, 1 remove
@@ -602,10 +616,49 @@ impl Catalog {
     /// Remove embeddings and content rows that no file refers to any more.
     pub fn collect_garbage(&self) -> Result<()> {
         self.conn.execute_batch(
-            "DELETE FROM embeddings WHERE hash NOT IN (SELECT hash FROM files WHERE hash IS NOT NULL);
-             DELETE FROM contents WHERE hash NOT IN (SELECT hash FROM files WHERE hash IS NOT NULL);",
+            "DELETE FROM embeddings WHERE hash NOT IN (SELECT hash FROM files WHERE hash IS NOT NULL)
+                 AND hash NOT IN (SELECT hash FROM trash_log WHERE restored = 0 AND hash IS NOT NULL);
+             DELETE FROM contents WHERE hash NOT IN (SELECT hash FROM files WHERE hash IS NOT NULL)
+                 AND hash NOT IN (SELECT hash FROM trash_log WHERE restored = 0 AND hash IS NOT NULL);",
         )?;
         Ok(())
+    }
+
+    /// Pairs of contents the user said are not duplicates, each `(a, b)` with `a < b`.
+    pub fn not_duplicates(&self) -> Result<HashSet<(ContentHash, ContentHash)>> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT a, b FROM not_duplicates")?;
+        let rows = st.query_map([], |r| {
+            Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?))
+        })?;
+        let mut out = HashSet::new();
+        for r in rows {
+            let (a, b) = r?;
+            if let (Some(a), Some(b)) = (hash_from(Some(a)), hash_from(Some(b))) {
+                out.insert((a, b));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The most recent trash batch not restored yet: `(batch, paths)`.
+    pub fn last_trash_batch(&self) -> Result<Option<(i64, Vec<PathBuf>)>> {
+        let batch: Option<i64> = self.conn.query_row(
+            "SELECT MAX(batch) FROM trash_log WHERE restored = 0",
+            [],
+            |r| r.get(0),
+        )?;
+        let Some(batch) = batch else {
+            return Ok(None);
+        };
+        let mut st = self
+            .conn
+            .prepare("SELECT path FROM trash_log WHERE batch = ?1 AND restored = 0")?;
+        let paths = st
+            .query_map([batch], |r| Ok(PathBuf::from(r.get::<_, String>(0)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(Some((batch, paths)))
     }
 
     /// Run `f` inside one transaction; commits if it returns `Ok`.
@@ -714,6 +767,44 @@ impl Writer<'_> {
     pub fn delete_file(&self, id: i64) -> Result<()> {
         self.tx.execute("DELETE FROM files WHERE id = ?1", [id])?;
         self.log(LogOp::Remove, id, None)
+    }
+
+    /// Record that `path` (content `hash`) went to the OS trash in `batch` (a new batch id is
+    /// `MAX(batch) + 1`, see [`Writer::next_trash_batch`]).
+    pub fn log_trashed(&self, batch: i64, path: &Path, hash: Option<&ContentHash>) -> Result<()> {
+        self.tx.execute(
+            "INSERT INTO trash_log(batch, path, hash, trashed_at) VALUES (?1, ?2, ?3, ?4)",
+            params![batch, path_str(path), hash.map(|h| &h[..]), now_s()],
+        )?;
+        Ok(())
+    }
+
+    /// Record that contents `a` and `b` are not duplicates (idempotent, either order).
+    pub fn put_not_duplicate(&self, a: &ContentHash, b: &ContentHash) -> Result<()> {
+        let (a, b) = if a <= b { (a, b) } else { (b, a) };
+        self.tx.execute(
+            "INSERT OR IGNORE INTO not_duplicates(a, b) VALUES (?1, ?2)",
+            params![&a[..], &b[..]],
+        )?;
+        Ok(())
+    }
+
+    /// A fresh trash batch id.
+    pub fn next_trash_batch(&self) -> Result<i64> {
+        Ok(self.tx.query_row(
+            "SELECT COALESCE(MAX(batch), 0) + 1 FROM trash_log",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// Mark `path` of `batch` restored.
+    pub fn mark_restored(&self, batch: i64, path: &Path) -> Result<()> {
+        self.tx.execute(
+            "UPDATE trash_log SET restored = 1 WHERE batch = ?1 AND path = ?2",
+            params![batch, path_str(path)],
+        )?;
+        Ok(())
     }
 
     /// Store per-content metadata (idempotent).

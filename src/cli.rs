@@ -119,6 +119,21 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Move files to the system trash as one undoable batch (never a hard delete).
+    Trash {
+        /// Files to trash.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Restore the last trashed batch to where it was.
+    Undo,
+    /// Record that two photos are not duplicates: they are never grouped together again.
+    NotDuplicate {
+        /// One photo.
+        a: PathBuf,
+        /// The other.
+        b: PathBuf,
+    },
     /// Remove a library: its photos leave the catalog and the index.
     Remove {
         /// The library folder.
@@ -358,6 +373,36 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 opts.phash_min_similarity = s;
             }
             cmd_duplicates(&cli, &opts, *json)
+        }
+        Command::Trash { files } => {
+            let mut e = engine(&cli)?;
+            let batch = e.trash(files)?;
+            println!(
+                "moved {} files to the trash (batch {batch}); `likeness undo` restores them",
+                files.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::NotDuplicate { a, b } => {
+            let mut e = engine(&cli)?;
+            e.mark_not_duplicate(a, b)?;
+            println!(
+                "{} and {} will not be grouped again",
+                a.display(),
+                b.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Undo => {
+            let mut e = engine(&cli)?;
+            let restored = e.undo_trash(&AtomicBool::new(false))?;
+            if restored.is_empty() {
+                println!("nothing to undo");
+            }
+            for p in &restored {
+                println!("restored {}", p.display());
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Remove { dir } => {
             let mut e = engine(&cli)?;

@@ -319,10 +319,19 @@ pub fn find_duplicates(
         });
     }
 
+    // The user's "not a duplicate" decisions cut their pair.
+    let not_dups = catalog.not_duplicates()?;
+    let decided = |a: usize, b: usize| {
+        let (x, y) = (rep(a).hash, rep(b).hash);
+        not_dups.contains(&(x.min(y), x.max(y)))
+    };
     let mut uf = UnionFind::new(n);
     // Same-picture components, to label groups formed at the near tier.
     let mut same_uf = UnionFind::new(n);
     for (&(a, b), p) in &pairs {
+        if decided(a, b) {
+            continue;
+        }
         let t = p.tier(opts);
         if t.is_some_and(|t| t <= opts.tier) {
             uf.union(a, b);

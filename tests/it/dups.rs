@@ -181,3 +181,98 @@ fn duplicates_cli_json() {
     let v = w.json(&["duplicates", "--tier", "exact", "--json"]);
     assert!(v["groups"].as_array().unwrap().is_empty());
 }
+
+/// Trash then undo: the file goes to the OS trash (never deleted), leaves the library, and
+/// comes back byte-identical at its path and into the index.
+#[test]
+fn trash_then_undo_restores_the_file() {
+    let w = World::new();
+    let a = w.add(
+        &img("pdq-threatexchange/pdq/data/bridge-mods/aaa-orig.jpg"),
+        "a.jpg",
+    );
+    w.add(
+        &img("pdq-threatexchange/pdq/data/bridge-mods/shrink-a-little.jpg"),
+        "b.jpg",
+    );
+    w.run(&["index", "--quiet", w.lib.to_str().unwrap()]);
+    let bytes = std::fs::read(&a).unwrap();
+    // The freedesktop home trash under a temporary XDG_DATA_HOME (same file system as the
+    // photos, as the spec requires for the home trash).
+    let xdg = w.tmp.path().join("xdg");
+    std::fs::create_dir_all(&xdg).unwrap();
+    let run = |args: &[&str]| {
+        let out = w
+            .cmd()
+            .env("XDG_DATA_HOME", &xdg)
+            .args(args)
+            .output()
+            .unwrap();
+        assert_ok(&out, args);
+        String::from_utf8(out.stdout).unwrap()
+    };
+    run(&["trash", a.to_str().unwrap()]);
+    assert!(!a.exists());
+    assert_eq!(std::fs::read(xdg.join("Trash/files/a.jpg")).unwrap(), bytes);
+    assert_eq!(w.json(&["status", "--json"])["files"]["ok"], 1);
+    assert!(
+        w.json(&["duplicates", "--json"])["groups"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+
+    let out = run(&["undo"]);
+    assert!(out.contains("restored"), "{out}");
+    assert_eq!(std::fs::read(&a).unwrap(), bytes, "restored byte-identical");
+    assert!(!xdg.join("Trash/files/a.jpg").exists());
+    assert_eq!(w.json(&["status", "--json"])["files"]["ok"], 2);
+    let groups = w.json(&["duplicates", "--json"]);
+    assert_eq!(groups["groups"][0]["keep"], a.to_str().unwrap());
+    assert!(run(&["undo"]).contains("nothing to undo"));
+}
+
+/// "Not a duplicate" is kept by content: it survives a rename and a full re-index.
+#[test]
+fn not_duplicate_decision_survives_reindex() {
+    let w = World::new();
+    let a = w.add(
+        &img("pdq-threatexchange/pdq/data/bridge-mods/aaa-orig.jpg"),
+        "a.jpg",
+    );
+    let b = w.add(
+        &img("pdq-threatexchange/pdq/data/bridge-mods/blur-a-little.jpg"),
+        "b.jpg",
+    );
+    w.run(&["index", "--quiet", w.lib.to_str().unwrap()]);
+    assert_eq!(
+        w.json(&["duplicates", "--json"])["groups"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    w.run(&["not-duplicate", a.to_str().unwrap(), b.to_str().unwrap()]);
+    assert!(
+        w.json(&["duplicates", "--json"])["groups"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    // Rename one, re-index: still apart. A third copy still groups with them.
+    std::fs::rename(&b, w.lib.join("renamed.jpg")).unwrap();
+    w.run(&["index", "--quiet"]);
+    assert!(
+        w.json(&["duplicates", "--json"])["groups"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    w.add(
+        &img("pdq-threatexchange/pdq/data/bridge-mods/shrink-a-little.jpg"),
+        "c.jpg",
+    );
+    w.run(&["index", "--quiet"]);
+    let g = w.json(&["duplicates", "--json"]);
+    assert_eq!(g["groups"].as_array().unwrap().len(), 1, "{g:#}");
+}
