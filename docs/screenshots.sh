@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Launch the real app (release build) under Xvfb on a folder of photos and take screenshots
-# of the whole virtual screen into docs/: indexing in progress, the finished grid, and the
-# similar view for a photo.
+# of the whole virtual screen into docs/: indexing in progress, the finished grid, the
+# similar view for a photo, and the duplicate view.
 #
 #   docs/screenshots.sh [PHOTO_DIR [QUERY_IMAGE]]
 #
@@ -92,3 +92,11 @@ APP_PID=$!
 wait_window
 sleep 4
 shot app-similar.png
+kill "$APP_PID"; wait "$APP_PID" 2>/dev/null || true
+
+# 3. The duplicate view.
+"$BIN" gui --duplicates &
+APP_PID=$!
+wait_window
+sleep 5
+shot app-duplicates.png

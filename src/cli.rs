@@ -45,6 +45,9 @@ pub enum Command {
         add: Vec<PathBuf>,
         /// Open the similar view for these images (files or photos of the library).
         images: Vec<PathBuf>,
+        /// Open the duplicate view.
+        #[arg(long)]
+        duplicates: bool,
     },
     /// Add folders as libraries and index them (no folder: re-index every library).
     Index {
@@ -267,11 +270,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
             crate::thumbs::default_dir(),
             Vec::new(),
             Vec::new(),
+            false,
         )?;
         return Ok(ExitCode::SUCCESS);
     };
     match command {
-        Command::Gui { add, images } => {
+        Command::Gui {
+            add,
+            images,
+            duplicates,
+        } => {
             let abs = |v: &Vec<PathBuf>| -> Vec<PathBuf> {
                 v.iter()
                     .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone()))
@@ -282,6 +290,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 crate::thumbs::default_dir(),
                 abs(add),
                 abs(images),
+                *duplicates,
             )?;
             Ok(ExitCode::SUCCESS)
         }

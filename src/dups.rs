@@ -91,6 +91,9 @@ impl Default for DupOptions {
 pub struct DupFile {
     /// HNSW key of the photo.
     pub key: i64,
+    /// Content hash (thumbnail cache key).
+    #[serde(skip)]
+    pub hash: ContentHash,
     /// Absolute path.
     pub path: PathBuf,
     /// Size, bytes.
@@ -516,6 +519,7 @@ fn build_group(
             };
             DupFile {
                 key: p.key,
+                hash: p.hash,
                 path: p.path.clone(),
                 bytes: p.size,
                 width: p.width,

@@ -24,6 +24,7 @@ use crossbeam_channel::{self as chan, Receiver, RecvTimeoutError, Sender};
 use notify::Watcher;
 
 use crate::catalog::{ContentHash, PhotoRow};
+use crate::dups::{DupGroup, DupOptions};
 use crate::engine::{Engine, EngineConfig, FileOutcome, ProgressSink, Searcher, SimilarOptions};
 use crate::thumbs::ThumbCache;
 
@@ -64,6 +65,14 @@ pub enum Command {
     Thumbnails(Vec<ThumbRequest>),
     /// Ask for the list of failed and unsupported files ([`Event::Failures`] follows).
     Failures,
+    /// Group duplicates with these options ([`Event::Duplicates`] follows).
+    Duplicates(DupOptions),
+    /// Move files to the OS trash as one undoable batch.
+    Trash(Vec<PathBuf>),
+    /// Restore the last trashed batch.
+    UndoTrash,
+    /// The user says these two photos are not duplicates.
+    NotDuplicate(PathBuf, PathBuf),
 }
 
 /// A batch k-NN / range query.
@@ -207,6 +216,10 @@ pub enum Event {
     },
     /// Status bar numbers.
     Status(StatusInfo),
+    /// Duplicate groups, for the options of the last [`Command::Duplicates`].
+    Duplicates(Result<Arc<Vec<DupGroup>>, String>),
+    /// Trash or undo finished (the duplicate groups should be refreshed).
+    TrashChanged(String),
     /// A problem worth showing (watch failed, library unavailable, indexing error).
     Notice(String),
 }
@@ -216,6 +229,9 @@ enum IndexCmd {
     Remove(PathBuf),
     Rescan,
     Fs(notify::Result<notify::Event>),
+    Trash(Vec<PathBuf>),
+    UndoTrash,
+    NotDuplicate(PathBuf, PathBuf),
     Shutdown,
 }
 
@@ -226,6 +242,7 @@ enum QueryCmd {
     Refresh,
     Sort(SortKey),
     Failures,
+    Duplicates(DupOptions),
 }
 
 /// Shared between the UI handle and the indexer: pause and cancel act immediately, even
@@ -336,6 +353,10 @@ impl Worker {
             Command::Open(p) => self.to_query(QueryCmd::Open(p)),
             Command::SetSort(s) => self.to_query(QueryCmd::Sort(s)),
             Command::Failures => self.to_query(QueryCmd::Failures),
+            Command::Duplicates(o) => self.to_query(QueryCmd::Duplicates(o)),
+            Command::Trash(p) => self.to_indexer(IndexCmd::Trash(p)),
+            Command::UndoTrash => self.to_indexer(IndexCmd::UndoTrash),
+            Command::NotDuplicate(a, b) => self.to_indexer(IndexCmd::NotDuplicate(a, b)),
             Command::Thumbnails(wanted) => {
                 let mut jobs = self.thumbs.jobs.lock().unwrap_or_else(|e| e.into_inner());
                 *jobs = wanted;
@@ -489,6 +510,9 @@ fn handle_query(
             send_photos(s, *sort, out);
         }
         QueryCmd::Failures => send_failures(s, out),
+        QueryCmd::Duplicates(o) => out.send(Event::Duplicates(
+            s.duplicates(&o).map(Arc::new).map_err(|e| e.to_string()),
+        )),
         QueryCmd::Refresh => send_photos(s, *sort, out),
     }
 }
@@ -707,6 +731,28 @@ impl Indexer {
                 Ok(IndexCmd::Add(p)) => self.add(&p),
                 Ok(IndexCmd::Remove(p)) => self.remove(&p),
                 Ok(IndexCmd::Rescan) => self.index(None),
+                Ok(IndexCmd::Trash(paths)) => {
+                    let msg = match self.engine.trash(&paths) {
+                        Ok(_) => format!("moved {} files to the trash", paths.len()),
+                        Err(e) => format!("trash: {e}"),
+                    };
+                    self.after_trash(msg);
+                }
+                Ok(IndexCmd::UndoTrash) => {
+                    let msg = match self.engine.undo_trash(&self.control.cancel) {
+                        Ok(p) if p.is_empty() => "nothing to undo".to_string(),
+                        Ok(p) => format!("restored {} files", p.len()),
+                        Err(e) => format!("undo: {e}"),
+                    };
+                    self.after_trash(msg);
+                }
+                Ok(IndexCmd::NotDuplicate(a, b)) => {
+                    let msg = match self.engine.mark_not_duplicate(&a, &b) {
+                        Ok(()) => "marked as not duplicates".to_string(),
+                        Err(e) => format!("not a duplicate: {e}"),
+                    };
+                    self.after_trash(msg);
+                }
                 Ok(IndexCmd::Fs(ev)) => self.fs_event(ev),
                 Err(RecvTimeoutError::Timeout) => {}
                 Ok(IndexCmd::Shutdown) | Err(RecvTimeoutError::Disconnected) => return,
@@ -909,6 +955,12 @@ impl Indexer {
         }
         self.publish_libraries();
         let _ = self.query_tx.send(QueryCmd::Refresh);
+    }
+
+    fn after_trash(&self, msg: String) {
+        self.publish_libraries();
+        let _ = self.query_tx.send(QueryCmd::Refresh);
+        self.out.send(Event::TrashChanged(msg));
     }
 
     /// Drop cached thumbnails of photos no longer in the catalog (deleted or changed).

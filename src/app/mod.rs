@@ -2,6 +2,7 @@
 //! drops, progress and status. All slow work happens in the [`Worker`]; `logic()` drains its
 //! events and uploads finished thumbnails as textures, `ui()` only lays out what is in memory.
 
+mod dups;
 mod grid;
 mod similar;
 
@@ -16,6 +17,7 @@ use crate::engine::EngineConfig;
 use crate::worker::{
     Command, Event, LibraryInfo, Photo, Progress, SortKey, StatusInfo, Waker, Worker,
 };
+pub use dups::DupView;
 pub use grid::Thumbnails;
 pub use similar::SimilarView;
 
@@ -56,6 +58,8 @@ pub enum View {
     Similar,
     /// Files that could not be indexed, with reasons.
     Failures,
+    /// Duplicate groups, keep-best review and trash.
+    Duplicates,
 }
 
 /// The application state.
@@ -85,6 +89,8 @@ pub struct LikenessApp {
     pub selected: Option<usize>,
     /// The similar view.
     pub similar: SimilarView,
+    /// The duplicate view.
+    pub dups: DupView,
     /// Thumbnail textures.
     pub thumbs: Thumbnails,
     /// The "type a folder path" field.
@@ -124,6 +130,7 @@ impl LikenessApp {
             ready: false,
             selected: None,
             similar: SimilarView::default(),
+            dups: DupView::default(),
             thumbs: Thumbnails::default(),
             typed_path: String::new(),
             folder_pick: None,
@@ -177,6 +184,13 @@ impl LikenessApp {
                     }
                 }
                 Event::Status(s) => self.status = s,
+                Event::Duplicates(r) => self.dups.set_groups(r),
+                Event::TrashChanged(m) => {
+                    self.notices.push_back(m);
+                    if self.dups.loaded {
+                        self.dups.request(&self.worker);
+                    }
+                }
             }
         }
     }
@@ -303,6 +317,12 @@ impl LikenessApp {
                     self.view = View::Grid;
                 }
             }
+            View::Duplicates => {
+                if esc {
+                    self.view = View::Grid;
+                }
+                self.dups.keys(ctx, &self.worker);
+            }
         }
     }
 
@@ -318,6 +338,7 @@ impl LikenessApp {
             if sim.clicked() {
                 self.view = View::Similar;
             }
+            ui.selectable_value(&mut self.view, View::Duplicates, "Duplicates");
             if ui
                 .selectable_label(self.view == View::Failures, "Skipped files")
                 .clicked()
@@ -620,6 +641,10 @@ impl eframe::App for LikenessApp {
                     }
                 }
                 View::Failures => self.failures_view(ui),
+                View::Duplicates => {
+                    self.dups
+                        .ui(ui, &mut self.thumbs, &self.worker, self.settings.thumb_size)
+                }
             }
         });
         self.drop_overlay(ui);
@@ -632,7 +657,8 @@ impl eframe::App for LikenessApp {
 
 /// Open the window (what `likeness` with no arguments does).
 ///
-/// `add`: folders to add as libraries on start; `query`: images to open the similar view for.
+/// `add`: folders to add as libraries on start; `query`: images to open the similar view for;
+/// `duplicates`: start in the duplicate view.
 ///
 /// Errors: no display, or the window system cannot be initialised.
 pub fn run(
@@ -640,6 +666,7 @@ pub fn run(
     thumb_dir: PathBuf,
     add: Vec<PathBuf>,
     query: Vec<PathBuf>,
+    duplicates: bool,
 ) -> anyhow::Result<()> {
     let icon =
         eframe::icon_data::from_png_bytes(include_bytes!("../../assets/likeness-256.png")).ok();
@@ -670,6 +697,9 @@ pub fn run(
             }
             if !query.is_empty() {
                 app.similar.dropped(query, &app.worker, &app.settings);
+            }
+            if duplicates {
+                app.view = View::Duplicates;
             }
             Ok(Box::new(app))
         }),

@@ -293,3 +293,47 @@ fn keyboard_navigation_and_failures_panel() {
     assert_eq!(path, bad);
     assert!(!reason.is_empty());
 }
+
+/// The duplicate view: the bridge photo and its shrunk copy form a group with the full-size
+/// one kept and the copy marked; trash moves the copy out (OS trash), undo brings it back.
+#[test]
+fn duplicate_view_trash_and_undo() {
+    let w = World::new();
+    let a = w.add(&pdq("bridge-mods/aaa-orig.jpg"), "a.jpg");
+    let b = w.add(&pdq("bridge-mods/shrink-a-little.jpg"), "b.jpg");
+    w.add(
+        &crate::harness::shared()
+            .join("images/pdq-threatexchange/pdq/data/reg-test-input/labelme-subset/q0003.jpg"),
+        "c.jpg",
+    );
+    let bytes = std::fs::read(&b).unwrap();
+    let mut h = app(&w);
+    h.step();
+    h.state_mut().add_folder(w.lib.clone());
+    wait(&mut h, "indexing", idle_with(3));
+
+    h.get_by_label("Duplicates").click();
+    wait(&mut h, "duplicate groups", |a| {
+        a.view == View::Duplicates && a.dups.loaded && !a.dups.pending
+    });
+    let g = h.state().dups.groups.clone();
+    assert_eq!(g.len(), 1);
+    assert_eq!(
+        g[0].files[0].path, a,
+        "the full-size original is the suggested keeper"
+    );
+    assert!(h.state().dups.marked.contains(&b));
+    assert_eq!(h.state().dups.marked.len(), 1);
+    h.get_by_label("b.jpg duplicate");
+    h.get_by_label("a.jpg keep");
+
+    h.get_by_label("Move 1 marked to the trash").click();
+    wait(&mut h, "the copy to leave", |app| {
+        !b.exists() && app.photos.len() == 2 && app.dups.groups.is_empty() && !app.dups.pending
+    });
+    h.get_by_label("Undo trash").click();
+    wait(&mut h, "the copy to come back", |app| {
+        b.exists() && app.photos.len() == 3 && app.dups.groups.len() == 1 && !app.dups.pending
+    });
+    assert_eq!(std::fs::read(&b).unwrap(), bytes, "restored byte-identical");
+}

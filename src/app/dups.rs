@@ -1,0 +1,282 @@
+//! The duplicate view: groups as rows of thumbnails with tier, reasons and scores, the
+//! suggested keeper (click another photo to keep it instead), files marked for the trash,
+//! trash with undo, "not duplicates", and a threshold that regroups on release.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use egui::RichText;
+
+use super::grid::{Thumbnails, context_menu};
+use crate::dups::{DupGroup, DupOptions, Tier};
+use crate::worker::{Command, ThumbRequest, Worker};
+
+/// State of the duplicate view.
+pub struct DupView {
+    /// Groups as last computed.
+    pub groups: Arc<Vec<DupGroup>>,
+    /// Why the last grouping failed.
+    pub error: Option<String>,
+    /// A grouping is in flight.
+    pub pending: bool,
+    /// Grouping options (tier and thresholds).
+    pub opts: DupOptions,
+    /// Per group, the index of the file kept (the suggestion unless the user clicked another).
+    pub keeper: Vec<usize>,
+    /// Files marked for the trash.
+    pub marked: HashSet<PathBuf>,
+    /// Group with keyboard focus.
+    pub focus: usize,
+    /// Groups were asked for at least once.
+    pub loaded: bool,
+}
+
+impl Default for DupView {
+    fn default() -> Self {
+        DupView {
+            groups: Arc::new(Vec::new()),
+            error: None,
+            pending: false,
+            opts: DupOptions::default(),
+            keeper: Vec::new(),
+            marked: HashSet::new(),
+            focus: 0,
+            loaded: false,
+        }
+    }
+}
+
+fn tier_label(t: Tier) -> &'static str {
+    match t {
+        Tier::Exact => "Exact copies",
+        Tier::Same => "Same picture",
+        Tier::Near => "Near-duplicates",
+    }
+}
+
+impl DupView {
+    /// Ask the worker to group with the current options.
+    pub fn request(&mut self, worker: &Worker) {
+        self.pending = true;
+        self.loaded = true;
+        worker.send(Command::Duplicates(self.opts));
+    }
+
+    /// Take new groups: every file but the suggested keeper is marked for the trash.
+    pub fn set_groups(&mut self, r: Result<Arc<Vec<DupGroup>>, String>) {
+        self.pending = false;
+        match r {
+            Ok(g) => {
+                self.error = None;
+                self.keeper = vec![0; g.len()];
+                self.marked = g
+                    .iter()
+                    .flat_map(|g| g.files.iter().skip(1).map(|f| f.path.clone()))
+                    .collect();
+                self.focus = self.focus.min(g.len().saturating_sub(1));
+                self.groups = g;
+            }
+            Err(e) => self.error = Some(e),
+        }
+    }
+
+    fn threshold(&mut self) -> &mut f32 {
+        match self.opts.tier {
+            Tier::Near => &mut self.opts.near_similarity,
+            _ => &mut self.opts.same_similarity,
+        }
+    }
+
+    /// Keyboard: Up/Down move between groups; Delete trashes the focused group's marked files.
+    pub fn keys(&mut self, ctx: &egui::Context, worker: &Worker) {
+        let (up, down, del) = ctx.input(|i| {
+            (
+                i.key_pressed(egui::Key::ArrowUp),
+                i.key_pressed(egui::Key::ArrowDown),
+                i.key_pressed(egui::Key::Delete),
+            )
+        });
+        let n = self.groups.len();
+        if n == 0 {
+            return;
+        }
+        if up {
+            self.focus = self.focus.saturating_sub(1);
+        }
+        if down {
+            self.focus = (self.focus + 1).min(n - 1);
+        }
+        if del {
+            let files: Vec<PathBuf> = self.groups[self.focus]
+                .files
+                .iter()
+                .filter(|f| self.marked.contains(&f.path))
+                .map(|f| f.path.clone())
+                .collect();
+            if !files.is_empty() {
+                worker.send(Command::Trash(files));
+            }
+        }
+    }
+
+    /// Draw the view.
+    pub fn ui(&mut self, ui: &mut egui::Ui, thumbs: &mut Thumbnails, worker: &Worker, cell: f32) {
+        thumbs.begin_frame();
+        if !self.loaded {
+            self.request(worker);
+        }
+        let mut regroup = false;
+        ui.horizontal_wrapped(|ui| {
+            let before = self.opts.tier;
+            egui::ComboBox::from_label("Tier")
+                .selected_text(tier_label(self.opts.tier))
+                .show_ui(ui, |ui| {
+                    for t in [Tier::Exact, Tier::Same, Tier::Near] {
+                        ui.selectable_value(&mut self.opts.tier, t, tier_label(t));
+                    }
+                });
+            regroup |= self.opts.tier != before;
+            if self.opts.tier != Tier::Exact {
+                regroup |= ui
+                    .add(
+                        egui::Slider::new(self.threshold(), 0.5..=1.0)
+                            .fixed_decimals(2)
+                            .text("similarity threshold"),
+                    )
+                    .drag_stopped();
+            }
+            if ui.button("Regroup").clicked() {
+                regroup = true;
+            }
+            let n = self.marked.len();
+            if ui
+                .add_enabled(
+                    n > 0,
+                    egui::Button::new(format!("Move {n} marked to the trash")),
+                )
+                .clicked()
+            {
+                worker.send(Command::Trash(self.marked.iter().cloned().collect()));
+            }
+            if ui.button("Undo trash").clicked() {
+                worker.send(Command::UndoTrash);
+            }
+            if self.pending {
+                ui.spinner();
+            }
+        });
+        if regroup {
+            self.request(worker);
+        }
+        ui.separator();
+        if let Some(e) = &self.error {
+            ui.colored_label(ui.visuals().error_fg_color, e);
+            return;
+        }
+        if self.groups.is_empty() {
+            ui.label(if self.pending {
+                "Looking for duplicates…"
+            } else {
+                "No duplicates at this tier and threshold."
+            });
+            return;
+        }
+        let groups = Arc::clone(&self.groups);
+        let row_h = cell + 64.0;
+        let mut wanted: Vec<ThumbRequest> = Vec::new();
+        egui::ScrollArea::vertical()
+            .id_salt("dups")
+            .auto_shrink([false, false])
+            .show_rows(ui, row_h, groups.len(), |ui, range| {
+                for gi in range {
+                    let g = &groups[gi];
+                    let frame = if gi == self.focus {
+                        egui::Frame::group(ui.style()).stroke(ui.visuals().selection.stroke)
+                    } else {
+                        egui::Frame::group(ui.style())
+                    };
+                    frame.show(ui, |ui| {
+                        ui.set_min_height(row_h - 12.0);
+                        ui.horizontal(|ui| {
+                            ui.label(
+                                RichText::new(format!(
+                                    "{} · {} files · min. similarity {:.3}{}",
+                                    tier_label(g.tier),
+                                    g.files.len(),
+                                    g.min_similarity,
+                                    g.max_phash_distance
+                                        .map_or(String::new(), |d| format!(" · pHash ≤ {d} bits"))
+                                ))
+                                .strong(),
+                            );
+                            if g.files.len() == 2 && ui.small_button("Not duplicates").clicked() {
+                                worker.send(Command::NotDuplicate(
+                                    g.files[0].path.clone(),
+                                    g.files[1].path.clone(),
+                                ));
+                            }
+                        });
+                        // Large groups scroll sideways within their row.
+                        egui::ScrollArea::horizontal()
+                            .id_salt(("dup-group", gi))
+                            .show(ui, |ui| ui.horizontal(|ui| {
+                            for (fi, f) in g.files.iter().enumerate() {
+                                ui.vertical(|ui| {
+                                    ui.set_width(cell);
+                                    let kept = self.keeper.get(gi) == Some(&fi);
+                                    let label = format!(
+                                        "{} {}",
+                                        f.path.file_name().unwrap_or_default().to_string_lossy(),
+                                        if kept { "keep" } else { "duplicate" }
+                                    );
+                                    let r = thumbs.cell(ui, Some(&f.hash), cell, kept, &label);
+                                    let r = r.on_hover_text(format!(
+                                        "{}\n{}×{} · {} · {}\nsimilarity {:.3}{}\nClick to keep this one",
+                                        f.path.display(),
+                                        f.width,
+                                        f.height,
+                                        f.format,
+                                        super::fmt_bytes(f.bytes),
+                                        f.similarity,
+                                        f.phash_distance
+                                            .map_or(String::new(), |d| format!(", pHash {d} bits")),
+                                    ));
+                                    if r.clicked() {
+                                        // Keep this one instead; the previous keeper is marked.
+                                        if let Some(k) = self.keeper.get_mut(gi) {
+                                            self.marked.insert(g.files[*k].path.clone());
+                                            *k = fi;
+                                        }
+                                        self.marked.remove(&f.path);
+                                        self.focus = gi;
+                                    }
+                                    context_menu(&r, &f.path, worker);
+                                    if kept {
+                                        ui.label(RichText::new("keep").strong());
+                                    } else {
+                                        let mut m = self.marked.contains(&f.path);
+                                        if ui.checkbox(&mut m, "trash").changed() {
+                                            if m {
+                                                self.marked.insert(f.path.clone());
+                                            } else {
+                                                self.marked.remove(&f.path);
+                                            }
+                                        }
+                                    }
+                                    if !kept {
+                                        ui.weak(RichText::new(&f.relation).small());
+                                    }
+                                });
+                                wanted.push(ThumbRequest {
+                                    hash: f.hash,
+                                    path: f.path.clone(),
+                                });
+                            }
+                        }));
+                    });
+                }
+            });
+        thumbs.request(worker, wanted.iter().map(|r| (&r.hash, r.path.as_path())));
+    }
+}
