@@ -525,15 +525,36 @@ impl LikenessApp {
         ui.heading(format!("Skipped files ({})", self.failures.len()));
         ui.label("Corrupt, unreadable, too large or unsupported files. They are retried when they change.");
         ui.separator();
-        let rows = self.failures.len();
-        egui::ScrollArea::both().show_rows(ui, 18.0, rows, |ui, range| {
-            for (path, reason) in &self.failures[range] {
-                ui.horizontal(|ui| {
-                    ui.label(path.display().to_string());
-                    ui.weak(reason);
+        // A virtualised two-column table (egui_extras): only visible rows are built.
+        let failures = &self.failures;
+        egui_extras::TableBuilder::new(ui)
+            .striped(true)
+            .column(
+                egui_extras::Column::initial(520.0)
+                    .resizable(true)
+                    .clip(true),
+            )
+            .column(egui_extras::Column::remainder().clip(true))
+            .header(20.0, |mut h| {
+                h.col(|ui| {
+                    ui.strong("File");
                 });
-            }
-        });
+                h.col(|ui| {
+                    ui.strong("Reason");
+                });
+            })
+            .body(|body| {
+                body.rows(18.0, failures.len(), |mut row| {
+                    let (path, reason) = &failures[row.index()];
+                    row.col(|ui| {
+                        ui.label(path.display().to_string())
+                            .on_hover_text(path.display().to_string());
+                    });
+                    row.col(|ui| {
+                        ui.weak(reason);
+                    });
+                });
+            });
     }
 
     fn drop_overlay(&self, ui: &egui::Ui) {
