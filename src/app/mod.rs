@@ -9,7 +9,7 @@ mod similar;
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use egui::{Color32, RichText};
 
@@ -100,7 +100,6 @@ pub struct LikenessApp {
     hovering: bool,
     /// Events handled so far (tests wait on this).
     pub events_seen: u64,
-    started: Instant,
 }
 
 impl LikenessApp {
@@ -136,7 +135,6 @@ impl LikenessApp {
             folder_pick: None,
             hovering: false,
             events_seen: 0,
-            started: Instant::now(),
         }
     }
 
@@ -607,7 +605,6 @@ impl eframe::App for LikenessApp {
             // Progress text (rate, ETA) moves even between events.
             ctx.request_repaint_after(Duration::from_millis(250));
         }
-        let _ = self.started;
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
