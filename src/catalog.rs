@@ -27,7 +27,8 @@ CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS libraries(
     id INTEGER PRIMARY KEY,
     path TEXT NOT NULL UNIQUE,
-    added_at INTEGER NOT NULL
+    added_at INTEGER NOT NULL,
+    reference INTEGER NOT NULL DEFAULT 0  -- 1: a reference folder, never proposed for deletion
 );
 -- One row per distinct file content (blake3 of the bytes).
 CREATE TABLE IF NOT EXISTS contents(
@@ -118,6 +119,8 @@ pub struct Library {
     pub id: i64,
     /// Absolute, canonical path.
     pub path: PathBuf,
+    /// A reference folder: its photos are kept, never proposed for deletion.
+    pub reference: bool,
 }
 
 /// One row of `files`.
@@ -267,6 +270,15 @@ impl Catalog {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.execute_batch(SCHEMA)?;
+        // Catalogs made before reference folders existed lack the column.
+        let has_reference: bool = conn
+            .prepare("SELECT 1 FROM pragma_table_info('libraries') WHERE name = 'reference'")?
+            .exists([])?;
+        if !has_reference {
+            conn.execute_batch(
+                "ALTER TABLE libraries ADD COLUMN reference INTEGER NOT NULL DEFAULT 0",
+            )?;
+        }
         let cat = Catalog {
             conn,
             path: path.to_owned(),
@@ -324,14 +336,24 @@ impl Catalog {
     pub fn libraries(&self) -> Result<Vec<Library>> {
         let mut st = self
             .conn
-            .prepare("SELECT id, path FROM libraries ORDER BY id")?;
+            .prepare("SELECT id, path, reference FROM libraries ORDER BY id")?;
         let rows = st.query_map([], |r| {
             Ok(Library {
                 id: r.get(0)?,
                 path: PathBuf::from(r.get::<_, String>(1)?),
+                reference: r.get::<_, i64>(2)? != 0,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Mark a library as a reference folder (or not).
+    pub fn set_reference(&self, library_id: i64, reference: bool) -> Result<()> {
+        self.conn.execute(
+            "UPDATE libraries SET reference = ?2 WHERE id = ?1",
+            params![library_id, reference as i64],
+        )?;
+        Ok(())
     }
 
     /// Remove a library: its files leave the catalog and (through the log) every index.

@@ -130,6 +130,15 @@ pub enum Command {
     },
     /// Restore the last trashed batch to where it was.
     Undo,
+    /// Make a library a reference folder: its photos are always kept, never proposed for
+    /// deletion (`--off` undoes it).
+    Reference {
+        /// The library folder.
+        dir: PathBuf,
+        /// Make it an ordinary library again.
+        #[arg(long)]
+        off: bool,
+    },
     /// Record that two photos are not duplicates: they are never grouped together again.
     NotDuplicate {
         /// One photo.
@@ -392,6 +401,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Reference { dir, off } => {
+            let mut e = engine(&cli)?;
+            e.set_reference(dir, !off)?;
+            println!(
+                "{} is {} reference folder",
+                dir.display(),
+                if *off { "no longer a" } else { "a" }
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::NotDuplicate { a, b } => {
             let mut e = engine(&cli)?;
             e.mark_not_duplicate(a, b)?;
@@ -441,6 +460,7 @@ fn cmd_duplicates(cli: &Cli, opts: &DupOptions, json: bool) -> Result<ExitCode> 
                             "similarity": f.similarity,
                             "phash_distance": f.phash_distance,
                             "relation": f.relation,
+                            "reference": f.reference,
                         })).collect::<Vec<_>>(),
                     },
                 })

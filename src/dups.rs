@@ -14,7 +14,7 @@
 //! index of the pHashes (usearch, binary vectors), never an all-pairs pass; groups are the
 //! connected components (union-find) of the pairs that pass the tier's test.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
 use rayon::prelude::*;
@@ -112,6 +112,8 @@ pub struct DupFile {
     /// How this file relates to the keeper: "keeper", "exact copy", "rotated 90°", …,
     /// "same picture", "similar shot".
     pub relation: String,
+    /// In a reference folder: kept, never proposed for deletion.
+    pub reference: bool,
 }
 
 /// A group of duplicates.
@@ -147,14 +149,21 @@ pub fn format_rank(format: &str) -> u8 {
     }
 }
 
-/// Order of keeper preference: more pixels; then the orientation most members share
+/// Order of keeper preference: in a reference folder; more pixels; then the orientation most members share
 /// (`votes`: how many members have the same orientation, so a rotated copy is not kept over
 /// upright ones); better format; EXIF date present; more bytes (less compressed); then the
 /// shorter path (the original usually has the plainest name).
-fn keeper_order(a: &PhotoRow, b: &PhotoRow, votes: (usize, usize)) -> std::cmp::Ordering {
+fn keeper_order(
+    a: &PhotoRow,
+    b: &PhotoRow,
+    votes: (usize, usize),
+    reference: &HashSet<i64>,
+) -> std::cmp::Ordering {
     let px = |p: &PhotoRow| p.width as u64 * p.height as u64;
-    px(b)
-        .cmp(&px(a))
+    let r = |p: &PhotoRow| reference.contains(&p.library_id);
+    // A file in a reference folder is kept before anything else.
+    r(b).cmp(&r(a))
+        .then(px(b).cmp(&px(a)))
         .then(votes.1.cmp(&votes.0))
         .then(format_rank(&b.format).cmp(&format_rank(&a.format)))
         .then(b.taken_at.is_some().cmp(&a.taken_at.is_some()))
@@ -324,6 +333,12 @@ pub fn find_duplicates(
 
     // The user's "not a duplicate" decisions cut their pair.
     let not_dups = catalog.not_duplicates()?;
+    let reference: HashSet<i64> = catalog
+        .libraries()?
+        .into_iter()
+        .filter(|l| l.reference)
+        .map(|l| l.id)
+        .collect();
     let decided = |a: usize, b: usize| {
         let (x, y) = (rep(a).hash, rep(b).hash);
         not_dups.contains(&(x.min(y), x.max(y)))
@@ -358,7 +373,7 @@ pub fn find_duplicates(
             } else {
                 Tier::Near
             };
-            build_group(&photos, &files_of, &cs, tier, index, opts)
+            build_group(&photos, &files_of, &cs, tier, index, opts, &reference)
         })
         .collect();
     groups.sort_by(|a, b| {
@@ -466,6 +481,7 @@ fn build_group(
     tier: Tier,
     index: &VectorIndex,
     opts: &DupOptions,
+    reference: &HashSet<i64>,
 ) -> DupGroup {
     let mut members: Vec<usize> = contents.iter().flat_map(|&c| files_of[c].clone()).collect();
     // Members sharing each member's orientation (pHash closest in the identity view).
@@ -483,7 +499,8 @@ fn build_group(
             (m, n)
         })
         .collect();
-    members.sort_by(|&a, &b| keeper_order(&photos[a], &photos[b], (votes[&a], votes[&b])));
+    members
+        .sort_by(|&a, &b| keeper_order(&photos[a], &photos[b], (votes[&a], votes[&b]), reference));
     let keeper = &photos[members[0]];
     let keeper_vec = index.vector(keeper.key);
     let files: Vec<DupFile> = members
@@ -528,6 +545,7 @@ fn build_group(
                 similarity,
                 phash_distance: phash.map(|(b, _)| b),
                 relation,
+                reference: reference.contains(&p.library_id),
             }
         })
         .collect();

@@ -487,6 +487,22 @@ impl Engine {
         Ok(canon)
     }
 
+    /// Make a library a reference folder (or not): its photos are kept in duplicate groups and
+    /// never proposed for deletion, and [`Engine::trash`] refuses them.
+    ///
+    /// Errors: [`Error::Invalid`] if `dir` is not a library.
+    pub fn set_reference(&mut self, dir: &Path, reference: bool) -> Result<()> {
+        self.check_writable()?;
+        let canon = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+        let lib = self
+            .catalog
+            .libraries()?
+            .into_iter()
+            .find(|l| l.path == canon)
+            .ok_or_else(|| Error::Invalid(format!("{} is not a library", dir.display())))?;
+        self.catalog.set_reference(lib.id, reference)
+    }
+
     /// Remove a library; its photos leave the catalog and the index.
     pub fn remove_library(&mut self, dir: &Path) -> Result<usize> {
         self.check_writable()?;
@@ -960,11 +976,25 @@ impl Engine {
     /// are still recorded and undoable).
     pub fn trash(&mut self, paths: &[PathBuf]) -> Result<i64> {
         self.check_writable()?;
+        let reference: HashSet<i64> = self
+            .catalog
+            .libraries()?
+            .into_iter()
+            .filter(|l| l.reference)
+            .map(|l| l.id)
+            .collect();
         let mut failed = Vec::new();
         let mut done: Vec<(PathBuf, Option<FileRow>)> = Vec::new();
         for p in paths {
             let abs = p.canonicalize().unwrap_or_else(|_| p.clone());
             let row = self.catalog.file_by_path(&abs)?;
+            if row
+                .as_ref()
+                .is_some_and(|r| reference.contains(&r.library_id))
+            {
+                failed.push(format!("{}: in a reference folder", abs.display()));
+                continue;
+            }
             match trash::delete(&abs) {
                 Ok(()) => done.push((abs, row)),
                 Err(e) => failed.push(format!("{}: {e}", abs.display())),

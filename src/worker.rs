@@ -73,6 +73,8 @@ pub enum Command {
     UndoTrash,
     /// The user says these two photos are not duplicates.
     NotDuplicate(PathBuf, PathBuf),
+    /// Make a library a reference folder (kept, never proposed for deletion) or not.
+    SetReference(PathBuf, bool),
 }
 
 /// A batch k-NN / range query.
@@ -125,6 +127,8 @@ pub struct LibraryInfo {
     pub watched: bool,
     /// Its folder exists (false: unmounted drive, renamed folder; photos kept).
     pub available: bool,
+    /// A reference folder: photos kept, never proposed for deletion.
+    pub reference: bool,
 }
 
 /// Indexing progress.
@@ -232,6 +236,7 @@ enum IndexCmd {
     Trash(Vec<PathBuf>),
     UndoTrash,
     NotDuplicate(PathBuf, PathBuf),
+    SetReference(PathBuf, bool),
     Shutdown,
 }
 
@@ -357,6 +362,7 @@ impl Worker {
             Command::Trash(p) => self.to_indexer(IndexCmd::Trash(p)),
             Command::UndoTrash => self.to_indexer(IndexCmd::UndoTrash),
             Command::NotDuplicate(a, b) => self.to_indexer(IndexCmd::NotDuplicate(a, b)),
+            Command::SetReference(p, r) => self.to_indexer(IndexCmd::SetReference(p, r)),
             Command::Thumbnails(wanted) => {
                 let mut jobs = self.thumbs.jobs.lock().unwrap_or_else(|e| e.into_inner());
                 *jobs = wanted;
@@ -746,6 +752,14 @@ impl Indexer {
                     };
                     self.after_trash(msg);
                 }
+                Ok(IndexCmd::SetReference(p, r)) => {
+                    let msg = match self.engine.set_reference(&p, r) {
+                        Ok(()) if r => format!("{} is a reference folder", p.display()),
+                        Ok(()) => format!("{} is no longer a reference folder", p.display()),
+                        Err(e) => format!("reference folder: {e}"),
+                    };
+                    self.after_trash(msg);
+                }
                 Ok(IndexCmd::NotDuplicate(a, b)) => {
                     let msg = match self.engine.mark_not_duplicate(&a, &b) {
                         Ok(()) => "marked as not duplicates".to_string(),
@@ -989,6 +1003,7 @@ impl Indexer {
                 photos: counts.get(&l.id).copied().unwrap_or(0),
                 watched: self.watched.contains(&l.path),
                 available: !self.unavailable.contains(&l.path),
+                reference: l.reference,
                 path: l.path,
             })
             .collect();

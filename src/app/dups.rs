@@ -72,7 +72,13 @@ impl DupView {
                 self.keeper = vec![0; g.len()];
                 self.marked = g
                     .iter()
-                    .flat_map(|g| g.files.iter().skip(1).map(|f| f.path.clone()))
+                    .flat_map(|g| {
+                        g.files
+                            .iter()
+                            .skip(1)
+                            .filter(|f| !f.reference)
+                            .map(|f| f.path.clone())
+                    })
                     .collect();
                 self.focus = self.focus.min(g.len().saturating_sub(1));
                 self.groups = g;
@@ -243,9 +249,12 @@ impl DupView {
                                             .map_or(String::new(), |d| format!(", pHash {d} bits")),
                                     ));
                                     if r.clicked() {
-                                        // Keep this one instead; the previous keeper is marked.
+                                        // Keep this one instead; the previous keeper is marked
+                                        // (unless it is in a reference folder).
                                         if let Some(k) = self.keeper.get_mut(gi) {
-                                            self.marked.insert(g.files[*k].path.clone());
+                                            if !g.files[*k].reference {
+                                                self.marked.insert(g.files[*k].path.clone());
+                                            }
                                             *k = fi;
                                         }
                                         self.marked.remove(&f.path);
@@ -254,6 +263,8 @@ impl DupView {
                                     context_menu(&r, &f.path, worker);
                                     if kept {
                                         ui.label(RichText::new("keep").strong());
+                                    } else if f.reference {
+                                        ui.label("reference: kept");
                                     } else {
                                         let mut m = self.marked.contains(&f.path);
                                         if ui.checkbox(&mut m, "trash").changed() {

@@ -395,6 +395,7 @@ impl LikenessApp {
             ui.label("No folders yet. Add one, or drop a folder on the window.");
         }
         let mut remove = None;
+        let mut reference = None;
         for lib in &self.libraries {
             ui.horizontal(|ui| {
                 let name = lib
@@ -420,11 +421,24 @@ impl LikenessApp {
                         remove = Some(lib.path.clone());
                     }
                     ui.weak(format!("{}", lib.photos));
+                    let mut r = lib.reference;
+                    if ui
+                        .checkbox(&mut r, "ref.")
+                        .on_hover_text(
+                            "Reference folder: its photos are always kept, never proposed for deletion",
+                        )
+                        .changed()
+                    {
+                        reference = Some((lib.path.clone(), r));
+                    }
                 });
             });
         }
         if let Some(p) = remove {
             self.worker.send(Command::RemoveLibrary(p));
+        }
+        if let Some((p, r)) = reference {
+            self.worker.send(Command::SetReference(p, r));
         }
         if !self.libraries.is_empty() && ui.button("Rescan all").clicked() {
             self.worker.send(Command::Rescan);

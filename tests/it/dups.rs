@@ -276,3 +276,53 @@ fn not_duplicate_decision_survives_reindex() {
     let g = w.json(&["duplicates", "--json"]);
     assert_eq!(g["groups"].as_array().unwrap().len(), 1, "{g:#}");
 }
+
+/// A reference folder's photo is kept (even when smaller) and cannot be trashed.
+#[test]
+fn reference_folders_are_never_proposed_for_deletion() {
+    let w = World::new();
+    let a = w.add(
+        &img("pdq-threatexchange/pdq/data/bridge-mods/aaa-orig.jpg"),
+        "a.jpg",
+    );
+    let refdir = w.tmp.path().join("archive");
+    std::fs::create_dir_all(&refdir).unwrap();
+    let r = refdir.join("small.jpg");
+    std::fs::copy(
+        img("pdq-threatexchange/pdq/data/bridge-mods/shrink-a-little.jpg"),
+        &r,
+    )
+    .unwrap();
+    w.run(&[
+        "index",
+        "--quiet",
+        w.lib.to_str().unwrap(),
+        refdir.to_str().unwrap(),
+    ]);
+    let g = w.json(&["duplicates", "--json"]);
+    assert_eq!(
+        g["groups"][0]["keep"],
+        a.to_str().unwrap(),
+        "more pixels wins normally"
+    );
+
+    w.run(&["reference", refdir.to_str().unwrap()]);
+    let g = w.json(&["duplicates", "--json"]);
+    let r = r.canonicalize().unwrap();
+    assert_eq!(
+        g["groups"][0]["keep"],
+        r.to_str().unwrap(),
+        "the reference copy is kept"
+    );
+    let members = g["groups"][0]["scores"]["members"].as_array().unwrap();
+    assert!(members.iter().any(|m| m["reference"] == true));
+    // Trashing it is refused; the file stays.
+    let out = w
+        .cmd()
+        .args(["trash", r.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("reference folder"));
+    assert!(r.exists());
+}
