@@ -22,6 +22,7 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use likeness::EngineConfig;
 use likeness::app::{LikenessApp, Settings, View};
+use likeness::bench::SplitMix;
 use likeness::catalog::{Catalog, ContentMeta, FileFacts, FileStatus, LogOp};
 
 fn shared() -> PathBuf {
@@ -39,17 +40,6 @@ fn rss_mib() -> f64 {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         .map_or(0.0, |kb| kb / 1024.0)
-}
-
-/// xorshift64*: deterministic random descriptors for the synthetic library.
-struct Rng(u64);
-impl Rng {
-    fn next_f32(&mut self) -> f32 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        ((self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 40) as f32 / (1u64 << 24) as f32) - 0.5
-    }
 }
 
 fn build_library(root: &Path, n: usize, model_id: &str, dim: usize) -> (PathBuf, PathBuf) {
@@ -87,7 +77,7 @@ fn build_library(root: &Path, n: usize, model_id: &str, dim: usize) -> (PathBuf,
     .unwrap();
     let lib_id = cat.add_library(&lib).unwrap();
     let mut cat = cat;
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut rng = SplitMix(0x9E37_79B9_7F4A_7C15);
     for chunk in (0..n).collect::<Vec<_>>().chunks(5000) {
         cat.write(|w| {
             for &i in chunk {
@@ -123,9 +113,8 @@ fn build_library(root: &Path, n: usize, model_id: &str, dim: usize) -> (PathBuf,
                     )),
                 };
                 w.put_content(&hash, &meta)?;
-                let mut v: Vec<f32> = (0..dim).map(|_| rng.next_f32()).collect();
-                let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-                v.iter_mut().for_each(|x| *x /= norm);
+                let mut v: Vec<f32> = (0..dim).map(|_| rng.normal()).collect();
+                likeness::model::l2_normalize(&mut v);
                 w.put_embedding(model_id, &hash, &v)?;
                 w.log(LogOp::Upsert, id, None)?;
             }

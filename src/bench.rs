@@ -261,9 +261,12 @@ pub struct HnswResult {
 }
 
 /// Deterministic pseudo-random generator (SplitMix64) for synthetic vectors.
-struct SplitMix(u64);
+/// SplitMix64, a deterministic generator for synthetic benchmark data (Steele, Lea and Flood,
+/// "Fast splittable pseudorandom number generators", OOPSLA 2014). Not for anything else.
+pub struct SplitMix(pub u64);
 impl SplitMix {
-    fn next(&mut self) -> u64 {
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -271,9 +274,9 @@ impl SplitMix {
         z ^ (z >> 31)
     }
     /// Approximately standard normal (sum of 4 uniforms, scaled).
-    fn normal(&mut self) -> f32 {
+    pub fn normal(&mut self) -> f32 {
         let s: f64 = (0..4)
-            .map(|_| (self.next() >> 11) as f64 / (1u64 << 53) as f64)
+            .map(|_| (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64)
             .sum();
         ((s - 2.0) * (3.0f64).sqrt()) as f32
     }
@@ -296,7 +299,7 @@ pub fn hnsw(
         .map(|_| (0..dim).map(|_| rng.normal()).collect())
         .collect();
     let point = |rng: &mut SplitMix| -> Vec<f32> {
-        let c = &centres[(rng.next() % centres.len() as u64) as usize];
+        let c = &centres[(rng.next_u64() % centres.len() as u64) as usize];
         let mut v: Vec<f32> = c.iter().map(|x| x + 0.6 * rng.normal()).collect();
         crate::model::l2_normalize(&mut v);
         v
@@ -392,9 +395,9 @@ pub fn dups(n: usize, quant: Quantization, work: &Path) -> Result<DupsResult> {
     let mut phashes: Vec<Vec<u8>> = Vec::with_capacity(n);
     let mut original_of: Vec<Option<usize>> = Vec::with_capacity(n);
     for i in 0..n {
-        let copy_of = (i > 10 && rng.next().is_multiple_of(10)).then(|| {
+        let copy_of = (i > 10 && rng.next_u64().is_multiple_of(10)).then(|| {
             // Copy a photo that is not itself a copy.
-            let mut j = (rng.next() % i as u64) as usize;
+            let mut j = (rng.next_u64() % i as u64) as usize;
             while let Some(o) = original_of[j] {
                 j = o;
             }
@@ -409,16 +412,16 @@ pub fn dups(n: usize, quant: Quantization, work: &Path) -> Result<DupsResult> {
                 let mut ph = phashes[j].clone();
                 for view in 0..8 {
                     for _ in 0..3 {
-                        let bit = (rng.next() % 64) as usize;
+                        let bit = (rng.next_u64() % 64) as usize;
                         ph[view * 8 + bit / 8] ^= 1 << (bit % 8);
                     }
                 }
                 (v, ph)
             }
             None => {
-                let c = &centres[(rng.next() % centres.len() as u64) as usize];
+                let c = &centres[(rng.next_u64() % centres.len() as u64) as usize];
                 let v: Vec<f32> = c.iter().map(|x| x + 0.6 * rng.normal()).collect();
-                let ph: Vec<u8> = (0..8).flat_map(|_| rng.next().to_le_bytes()).collect();
+                let ph: Vec<u8> = (0..8).flat_map(|_| rng.next_u64().to_le_bytes()).collect();
                 (v, ph)
             }
         };

@@ -306,22 +306,17 @@ pub fn find_duplicates(
             });
         }
         // Candidates from the pHash index: each content's 8 views against everyone's own hash.
-        for (a, b, d) in phash_candidates(&photos, &files_of, opts)? {
-            pairs
-                .entry((a, b))
-                .and_modify(|p| p.phash = Some(d))
-                .or_insert(Pair {
-                    cos: f32::NAN,
-                    phash: Some(d),
-                });
+        for pair in phash_candidates(&photos, &files_of, opts)? {
+            pairs.entry(pair).or_insert(Pair {
+                cos: f32::NAN,
+                phash: None,
+            });
         }
         tracing::info!("dups: pHash queries done at {:?}", t0.elapsed());
-        // Complete every pair's scores: pHash distance for descriptor pairs, cosine for
-        // pHash pairs (from the stored vectors).
+        // Complete every pair's scores: the best of the 8 dihedral pHash distances, and the
+        // cosine for pairs found by pHash alone (from the stored vectors).
         pairs.par_iter_mut().for_each(|(&(a, b), p)| {
-            if p.phash.is_none() {
-                p.phash = dihedral_distance(&rep(a).phash, &rep(b).phash);
-            }
+            p.phash = dihedral_distance(&rep(a).phash, &rep(b).phash);
             if p.cos.is_nan() {
                 p.cos = match (index.vector(rep(a).key), index.vector(rep(b).key)) {
                     (Some(x), Some(y)) => cosine(&x, &y),
@@ -385,22 +380,18 @@ pub fn find_duplicates(
     Ok(groups)
 }
 
-/// A pHash match between contents `a` and `b`: `(a, b, (bits, view))`, view = what was done
-/// to `a` to give `b` (index into [`DIHEDRAL`]).
-type PhashMatch = (usize, usize, (u32, usize));
-
-/// Pairs of contents whose pHashes are within `same_phash_distance` in some dihedral view,
-/// `a < b`.
+/// Pairs of contents `(a, b)`, `a < b`, whose pHashes are within `same_phash_distance` in
+/// some dihedral view (their exact best distance is computed by the caller).
 fn phash_candidates(
     photos: &[PhotoRow],
     files_of: &[Vec<usize>],
     opts: &DupOptions,
-) -> Result<Vec<PhashMatch>> {
+) -> Result<HashSet<(usize, usize)>> {
     let with_hash: Vec<usize> = (0..files_of.len())
         .filter(|&c| photos[files_of[c][0]].phash.len() >= 8)
         .collect();
     if with_hash.len() < 2 {
-        return Ok(Vec::new());
+        return Ok(HashSet::new());
     }
     let ix = Index::new(&IndexOptions {
         dimensions: 64,
@@ -423,51 +414,25 @@ fn phash_candidates(
     // Copies within a few bits are rare; a short list per view suffices (a larger group still
     // joins up through union-find).
     let k = (opts.max_candidates / 2).clamp(1, with_hash.len());
-    let found: Vec<Vec<PhashMatch>> = with_hash
+    let found: Vec<Vec<(usize, usize)>> = with_hash
         .par_iter()
         .map(|&a| {
-            let ph = &photos[files_of[a][0]].phash;
             let mut out = Vec::new();
-            for (view, h) in ph.chunks_exact(8).enumerate() {
+            for h in photos[files_of[a][0]].phash.chunks_exact(8) {
                 let Ok(m) = ix.search(b1x8::from_u8s(h), k) else {
                     continue;
                 };
                 for (key, d) in m.keys.iter().zip(&m.distances) {
                     let b = *key as usize;
-                    let bits = d.round() as u32;
-                    if b != a && bits <= opts.same_phash_distance {
-                        out.push((a, b, (bits, view)));
+                    if b != a && d.round() as u32 <= opts.same_phash_distance {
+                        out.push((a.min(b), a.max(b)));
                     }
                 }
             }
             out
         })
         .collect();
-    // Keep the best view per pair, oriented a < b (the view is from the smaller index's side
-    // only when it was found from that side; otherwise it is recomputed later).
-    let mut best: HashMap<(usize, usize), (u32, usize)> = HashMap::new();
-    for (a, b, (bits, view)) in found.into_iter().flatten() {
-        let key = (a.min(b), a.max(b));
-        let d = if a < b {
-            (bits, view)
-        } else {
-            match dihedral_distance(
-                &photos[files_of[key.0][0]].phash,
-                &photos[files_of[key.1][0]].phash,
-            ) {
-                Some(d) => d,
-                None => continue,
-            }
-        };
-        best.entry(key)
-            .and_modify(|e| {
-                if d < *e {
-                    *e = d
-                }
-            })
-            .or_insert(d);
-    }
-    Ok(best.into_iter().map(|((a, b), d)| (a, b, d)).collect())
+    Ok(found.into_iter().flatten().collect())
 }
 
 fn phash_index_err(e: impl std::fmt::Display) -> Error {

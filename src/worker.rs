@@ -333,6 +333,10 @@ impl Worker {
                     }
                     Err(e) => out.send(Event::Fatal(format!("cannot open the catalog: {e}"))),
                 }
+                // Indexing yields the CPU to the window and to queries: the decode, inference and
+                // ONNX Runtime threads this thread starts from now on inherit its lower priority
+                // (the query thread, spawned above, keeps the normal one).
+                lower_priority();
                 let thumbs = ThumbCache::new(thumb_dir, limits);
                 Indexer::new(engine, out, ctl, query_tx, fs_tx, thumbs).run(&index_rx);
             }));
@@ -416,6 +420,18 @@ impl Drop for Worker {
         for t in self.threads.drain(..) {
             let _ = t.join();
         }
+    }
+}
+
+/// Lower the calling thread's scheduling priority (nice 10). On Linux each thread has its own
+/// nice value and threads it creates inherit it; elsewhere the call would renice the whole
+/// process, so it is not made.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: setpriority only reads its arguments; PRIO_PROCESS with who = 0 targets the
+    // calling thread on Linux.
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, 0, 10);
     }
 }
 
