@@ -111,6 +111,7 @@ fn build_library(root: &Path, n: usize, model_id: &str, dim: usize) -> (PathBuf,
                         1 + i % 12,
                         1 + i % 28
                     )),
+                    ..ContentMeta::default()
                 };
                 w.put_content(&hash, &meta)?;
                 let mut v: Vec<f32> = (0..dim).map(|_| rng.normal()).collect();

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Launch the real app (release build) under Xvfb on a folder of photos and take screenshots
-# of the whole virtual screen into docs/: indexing in progress, the finished grid, the
-# similar view for a photo, and the duplicate view.
+# of the whole virtual screen into docs/: the first-run welcome screen and the About dialog,
+# indexing in progress, the finished grid, the similar view for a photo, and the duplicate view.
 #
 #   docs/screenshots.sh [PHOTO_DIR [QUERY_IMAGE]]
 #
 # Without PHOTO_DIR it builds a demo folder from the real photos in ../shared/data/images.
 # Needs: xvfb xauth libxcursor1 libxi6 libxkbcommon-x11-0 libegl1 libgl1-mesa-dri imagemagick
-# (apt), and `cargo build --release`. Nothing touches your own Likeness data: the data, cache
+# xdotool (apt), and `cargo build --release`. Nothing touches your own Likeness data: the data, cache
 # and settings dirs point into a temporary folder.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,8 +15,8 @@ BIN=${LIKENESS_BIN:-target/release/likeness}
 OUT=${OUT:-docs}
 SHARED=../shared/data/images
 [ -x "$BIN" ] || { echo "build first: cargo build --release" >&2; exit 1; }
-for c in Xvfb import xwininfo; do
-    command -v $c >/dev/null || { echo "missing $c (apt install xvfb imagemagick x11-utils)" >&2; exit 1; }
+for c in Xvfb import xwininfo xdotool; do
+    command -v $c >/dev/null || { echo "missing $c (apt install xvfb imagemagick x11-utils xdotool)" >&2; exit 1; }
 done
 
 WORK=$(mktemp -d)
@@ -66,12 +66,32 @@ wait_window() { # wait until a top-level window named Likeness is mapped
     echo "the window did not appear" >&2; exit 1
 }
 shot() { import -window root "$OUT/$1"; echo "wrote $OUT/$1"; }
+# Xvfb starts with the pointer mid-screen, where it would hover a photo: park it on the empty
+# lower part of the folders panel.
+park_pointer() { xdotool mousemove --sync 120 600 mousemove --sync 130 610; sleep 0.5; }
+
+# 0. First run: the welcome screen offers the Pictures folder (XDG user dirs); the About
+# dialog (its button is at the right end of the top bar).
+mkdir -p "$XDG_CONFIG_HOME"
+echo "XDG_PICTURES_DIR=\"$PHOTOS\"" > "$XDG_CONFIG_HOME/user-dirs.dirs"
+"$BIN" &
+APP_PID=$!
+wait_window
+sleep 2
+shot app-welcome.png
+win=$(xdotool search --name '^Likeness$' | head -1)
+width=$(xwininfo -id "$win" | awk '/Width:/ {print $2}')
+xdotool mousemove --window "$win" $((width - 30)) 14 click 1
+sleep 1
+shot app-about.png
+kill "$APP_PID"; wait "$APP_PID" 2>/dev/null || true
 
 # 1. Add the folder: indexing in progress, then the finished grid.
 "$BIN" gui --add "$PHOTOS" &
 APP_PID=$!
 wait_window
-sleep 2.5
+park_pointer
+sleep 2
 shot app-indexing.png
 total=$(find "$PHOTOS" -type f | wc -l)
 for _ in $(seq 300); do
@@ -90,7 +110,8 @@ kill "$APP_PID"; wait "$APP_PID" 2>/dev/null || true
 "$BIN" gui "$QUERY" &
 APP_PID=$!
 wait_window
-sleep 4
+park_pointer
+sleep 3.5
 shot app-similar.png
 kill "$APP_PID"; wait "$APP_PID" 2>/dev/null || true
 
@@ -98,5 +119,6 @@ kill "$APP_PID"; wait "$APP_PID" 2>/dev/null || true
 "$BIN" gui --duplicates &
 APP_PID=$!
 wait_window
-sleep 5
+park_pointer
+sleep 4.5
 shot app-duplicates.png

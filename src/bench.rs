@@ -452,7 +452,7 @@ pub fn dups(n: usize, quant: Quantization, work: &Path) -> Result<DupsResult> {
                         width: 4000,
                         height: 3000,
                         phash: Some(phashes[i].clone()),
-                        taken_at: None,
+                        ..ContentMeta::default()
                     },
                 )?;
             }

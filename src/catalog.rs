@@ -37,7 +37,9 @@ CREATE TABLE IF NOT EXISTS contents(
     width INTEGER NOT NULL,      -- pixels, after EXIF orientation
     height INTEGER NOT NULL,
     phash BLOB,                  -- perceptual hash (image_hasher), for the duplicate finder
-    taken_at TEXT                -- EXIF DateTimeOriginal, as written by the camera
+    taken_at TEXT,               -- EXIF DateTimeOriginal, as written by the camera
+    sharpness REAL,              -- variance of the Laplacian of luma (keeper choice)
+    exif_fields INTEGER          -- number of EXIF fields (keeper choice)
 ) WITHOUT ROWID;
 -- One row per path. `id` is the key of the photo in every HNSW index.
 CREATE TABLE IF NOT EXISTS files(
@@ -171,6 +173,10 @@ pub struct PhotoRow {
     /// Perceptual hashes: 8 bytes per dihedral view, 64 in all (see
     /// [`crate::engine::perceptual_hash`]); empty if unknown.
     pub phash: Vec<u8>,
+    /// Sharpness, see [`ContentMeta::sharpness`]; `None` if unknown.
+    pub sharpness: Option<f32>,
+    /// Number of EXIF fields; `None` if unknown.
+    pub exif_fields: Option<u32>,
 }
 
 /// Per-content metadata gathered while decoding.
@@ -182,10 +188,17 @@ pub struct ContentMeta {
     pub width: u32,
     /// Height in pixels after EXIF orientation.
     pub height: u32,
-    /// Perceptual hash bytes (image_hasher, 64-bit gradient hash).
+    /// Perceptual hashes: 8 bytes per dihedral view, 64 in all (see
+    /// [`crate::engine::perceptual_hash`]).
     pub phash: Option<Vec<u8>>,
     /// EXIF DateTimeOriginal (`YYYY:MM:DD HH:MM:SS`).
     pub taken_at: Option<String>,
+    /// Sharpness: variance of the 4-neighbour Laplacian of the luma (0..255 scale) of the
+    /// photo as decoded for embedding (see [`crate::dups::sharpness`]). Comparable between
+    /// files of the same pixel size.
+    pub sharpness: Option<f32>,
+    /// Number of EXIF fields the file carries (0 when it has none; `None` if not looked at).
+    pub exif_fields: Option<u32>,
 }
 
 /// Counts of files by status.
@@ -270,14 +283,19 @@ impl Catalog {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.execute_batch(SCHEMA)?;
-        // Catalogs made before reference folders existed lack the column.
-        let has_reference: bool = conn
-            .prepare("SELECT 1 FROM pragma_table_info('libraries') WHERE name = 'reference'")?
-            .exists([])?;
-        if !has_reference {
-            conn.execute_batch(
-                "ALTER TABLE libraries ADD COLUMN reference INTEGER NOT NULL DEFAULT 0",
-            )?;
+        // Columns added after the first release: older catalogs gain them in place (NULL =
+        // unknown until the file changes).
+        for (table, column, decl) in [
+            ("libraries", "reference", "INTEGER NOT NULL DEFAULT 0"),
+            ("contents", "sharpness", "REAL"),
+            ("contents", "exif_fields", "INTEGER"),
+        ] {
+            let exists = conn
+                .prepare("SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2")?
+                .exists([table, column])?;
+            if !exists {
+                conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {decl}"))?;
+            }
         }
         let cat = Catalog {
             conn,
@@ -392,7 +410,7 @@ impl Catalog {
     pub fn photos(&self) -> Result<Vec<PhotoRow>> {
         let mut st = self.conn.prepare_cached(
             "SELECT f.id, f.library_id, f.path, f.size, f.mtime_ns, f.hash, c.width, c.height,
-                    c.taken_at, c.format, c.phash
+                    c.taken_at, c.format, c.phash, c.sharpness, c.exif_fields
              FROM files f JOIN contents c ON c.hash = f.hash
              WHERE f.status = 0 ORDER BY f.id",
         )?;
@@ -409,6 +427,8 @@ impl Catalog {
                 taken_at: r.get(8)?,
                 format: r.get(9)?,
                 phash: r.get::<_, Option<Vec<u8>>>(10)?.unwrap_or_default(),
+                sharpness: r.get::<_, Option<f64>>(11)?.map(|x| x as f32),
+                exif_fields: r.get(12)?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -529,7 +549,8 @@ impl Catalog {
         Ok(self
             .conn
             .query_row(
-                "SELECT format, width, height, phash, taken_at FROM contents WHERE hash = ?1",
+                "SELECT format, width, height, phash, taken_at, sharpness, exif_fields
+                 FROM contents WHERE hash = ?1",
                 [&hash[..]],
                 |r| {
                     Ok(ContentMeta {
@@ -538,6 +559,8 @@ impl Catalog {
                         height: r.get(2)?,
                         phash: r.get(3)?,
                         taken_at: r.get(4)?,
+                        sharpness: r.get::<_, Option<f64>>(5)?.map(|x| x as f32),
+                        exif_fields: r.get(6)?,
                     })
                 },
             )
@@ -832,9 +855,19 @@ impl Writer<'_> {
     /// Store per-content metadata (idempotent).
     pub fn put_content(&self, hash: &ContentHash, m: &ContentMeta) -> Result<()> {
         self.tx.execute(
-            "INSERT OR REPLACE INTO contents(hash, format, width, height, phash, taken_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![&hash[..], m.format, m.width, m.height, m.phash, m.taken_at],
+            "INSERT OR REPLACE INTO contents(hash, format, width, height, phash, taken_at,
+                                             sharpness, exif_fields)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                &hash[..],
+                m.format,
+                m.width,
+                m.height,
+                m.phash,
+                m.taken_at,
+                m.sharpness.map(f64::from),
+                m.exif_fields
+            ],
         )?;
         Ok(())
     }

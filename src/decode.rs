@@ -219,7 +219,8 @@ pub struct Decoded {
     /// RGB pixels, EXIF orientation applied. Reduced (DCT scaling) so that its short side is at
     /// least the requested `min_short_side` when the original is that large.
     pub image: RgbImage,
-    /// Format, full-resolution size after orientation, EXIF date. `phash` is left `None`.
+    /// Format, full-resolution size after orientation, EXIF date and field count. `phash` and
+    /// `sharpness` are left `None`.
     pub meta: ContentMeta,
 }
 
@@ -228,13 +229,21 @@ pub struct Decoded {
 struct ExifFacts {
     /// EXIF Orientation tag, 1..=8 (1 when absent).
     orientation: u8,
+    /// Number of EXIF fields (all IFDs), 0 when the file has no EXIF.
+    fields: u32,
 }
 
+const NO_EXIF: ExifFacts = ExifFacts {
+    orientation: 1,
+    fields: 0,
+};
+
 fn read_exif(bytes: &[u8]) -> (ExifFacts, Option<String>) {
-    let mut facts = ExifFacts { orientation: 1 };
+    let mut facts = NO_EXIF;
     let Ok(exif) = exif::Reader::new().read_from_container(&mut Cursor::new(bytes)) else {
         return (facts, None);
     };
+    facts.fields = exif.fields().count() as u32;
     if let Some(o) = exif
         .get_field(exif::Tag::Orientation, exif::In::PRIMARY)
         .and_then(|f| f.value.get_uint(0))
@@ -274,7 +283,7 @@ pub fn decode(
     }
     let (exif, taken_at) = match format {
         Format::Jpeg | Format::Tiff | Format::Png | Format::WebP => read_exif(bytes),
-        _ => (ExifFacts { orientation: 1 }, None),
+        _ => (NO_EXIF, None),
     };
 
     let (image, full_w, full_h) = match format {
@@ -313,6 +322,8 @@ pub fn decode(
             height: h,
             phash: None,
             taken_at,
+            sharpness: None,
+            exif_fields: Some(exif.fields),
         },
     })
 }

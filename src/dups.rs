@@ -149,28 +149,86 @@ pub fn format_rank(format: &str) -> u8 {
     }
 }
 
-/// Order of keeper preference: in a reference folder; more pixels; then the orientation most members share
-/// (`votes`: how many members have the same orientation, so a rotated copy is not kept over
-/// upright ones); better format; EXIF date present; more bytes (less compressed); then the
-/// shorter path (the original usually has the plainest name).
+/// What a group knows about one member when choosing the keeper.
+#[derive(Debug, Clone, Copy, Default)]
+struct KeeperFacts {
+    /// In a reference folder.
+    reference: bool,
+    /// How many other members share its orientation.
+    votes: usize,
+    /// Much softer than the sharpest member of its pixel size (see [`BLURRY_FRACTION`]).
+    blurry: bool,
+    /// Far fewer EXIF fields than the richest member (stripped metadata): under half.
+    exif_poor: bool,
+}
+
+/// Order of keeper preference, best first: in a reference folder; more pixels; the orientation
+/// most members share (so a rotated copy is not kept over upright ones); not blurry; EXIF
+/// metadata kept (a copy that lost the camera's metadata is rarely the original, even as PNG);
+/// better format (raw > tiff > png > jpeg > webp); EXIF date present; more bytes (less
+/// compressed); then the shorter path (the original usually has the plainest name). Sharpness
+/// and EXIF richness are coarse yes/no facts relative to the group, so a recompressed copy with
+/// slightly different numbers does not win on noise.
 fn keeper_order(
     a: &PhotoRow,
     b: &PhotoRow,
-    votes: (usize, usize),
-    reference: &HashSet<i64>,
+    fa: KeeperFacts,
+    fb: KeeperFacts,
 ) -> std::cmp::Ordering {
     let px = |p: &PhotoRow| p.width as u64 * p.height as u64;
-    let r = |p: &PhotoRow| reference.contains(&p.library_id);
-    // A file in a reference folder is kept before anything else.
-    r(b).cmp(&r(a))
+    fb.reference
+        .cmp(&fa.reference)
         .then(px(b).cmp(&px(a)))
-        .then(votes.1.cmp(&votes.0))
+        .then(fb.votes.cmp(&fa.votes))
+        .then(fa.blurry.cmp(&fb.blurry))
+        .then(fa.exif_poor.cmp(&fb.exif_poor))
         .then(format_rank(&b.format).cmp(&format_rank(&a.format)))
         .then(b.taken_at.is_some().cmp(&a.taken_at.is_some()))
         .then(b.size.cmp(&a.size))
         .then(a.path.as_os_str().len().cmp(&b.path.as_os_str().len()))
         .then(a.path.cmp(&b.path))
 }
+
+/// Long side, pixels, of the copy [`sharpness`] is measured on: one scale for every file, so
+/// copies decoded at different DCT scales or from different formats compare fairly.
+pub const SHARPNESS_SIDE: u32 = 256;
+
+/// Sharpness of a photo: the variance of the 4-neighbour Laplacian of its luma (BT.601
+/// weights, 0..255), measured on a copy shrunk to [`SHARPNESS_SIDE`] pixels on the long side.
+/// This is the "LAP4"/variance-of-Laplacian focus measure (Pech-Pacheco et al., "Diatom
+/// autofocusing in brightfield microscopy: a comparative study", ICPR 2000). Higher is sharper;
+/// a blurred copy or a missed-focus burst shot scores well below its sharp twin. Images smaller
+/// than 3×3 pixels score 0.
+pub fn sharpness(img: &image::RgbImage) -> f32 {
+    let small = crate::preprocess::shrink_to_fit(img, SHARPNESS_SIDE);
+    let (w, h) = (small.width() as usize, small.height() as usize);
+    if w < 3 || h < 3 {
+        return 0.0;
+    }
+    let luma: Vec<f32> = small
+        .pixels()
+        .map(|p| 0.299 * p[0] as f32 + 0.587 * p[1] as f32 + 0.114 * p[2] as f32)
+        .collect();
+    let (mut sum, mut sum2) = (0f64, 0f64);
+    for y in 1..h - 1 {
+        for x in 1..w - 1 {
+            let i = y * w + x;
+            let lap = luma[i - 1] + luma[i + 1] + luma[i - w] + luma[i + w] - 4.0 * luma[i];
+            sum += lap as f64;
+            sum2 += (lap * lap) as f64;
+        }
+    }
+    let n = ((w - 2) * (h - 2)) as f64;
+    let mean = sum / n;
+    (sum2 / n - mean * mean).max(0.0) as f32
+}
+
+/// A member is "blurry" when its [`sharpness`] is below this fraction of the sharpest member
+/// of the same pixel size: it is then never the suggested keeper over a sharp one. Loose on
+/// purpose: recompression changes the measure by far less (JPEG blocking even raises it),
+/// while a visible blur or missed focus more than halves it (measured on the bridge
+/// photo's "blur-a-little"/"blur-a-lot" variants, see the test `keeper_prefers_sharp_exif_rich`).
+pub const BLURRY_FRACTION: f32 = 0.5;
 
 /// pHash distance within which two photos count as sharing an orientation when choosing the
 /// keeper (loose: only the best of the 8 views matters).
@@ -214,6 +272,48 @@ impl UnionFind {
         let (a, b) = (self.find(a), self.find(b));
         if a != b {
             self.0[a.max(b)] = a.min(b);
+        }
+    }
+}
+
+/// Union-find with cannot-link constraints (the user's "not a duplicate" decisions): a union
+/// that would put a decided pair into one group is refused.
+struct ConstrainedUnionFind {
+    uf: UnionFind,
+    /// Element -> elements it must not be grouped with.
+    apart: HashMap<usize, Vec<usize>>,
+    /// Root -> its members that have constraints.
+    constrained: HashMap<usize, Vec<usize>>,
+}
+
+impl ConstrainedUnionFind {
+    fn new(n: usize, apart: HashMap<usize, Vec<usize>>) -> Self {
+        let constrained = apart.keys().map(|&c| (c, vec![c])).collect();
+        ConstrainedUnionFind {
+            uf: UnionFind::new(n),
+            apart,
+            constrained,
+        }
+    }
+
+    /// Join the groups of `a` and `b` unless a decision keeps two of their members apart.
+    fn union(&mut self, a: usize, b: usize) {
+        let (ra, rb) = (self.uf.find(a), self.uf.find(b));
+        if ra == rb {
+            return;
+        }
+        let left = self.constrained.get(&ra).cloned().unwrap_or_default();
+        for x in left {
+            let partners = self.apart.get(&x).cloned().unwrap_or_default();
+            if partners.into_iter().any(|y| self.uf.find(y) == rb) {
+                return;
+            }
+        }
+        self.uf.union(ra, rb);
+        let root = self.uf.find(ra);
+        let child = if root == ra { rb } else { ra };
+        if let Some(moved) = self.constrained.remove(&child) {
+            self.constrained.entry(root).or_default().extend(moved);
         }
     }
 }
@@ -326,7 +426,7 @@ pub fn find_duplicates(
         });
     }
 
-    // The user's "not a duplicate" decisions cut their pair.
+    // The user's "not a duplicate" decisions keep their pair in different groups.
     let not_dups = catalog.not_duplicates()?;
     let reference: HashSet<i64> = catalog
         .libraries()?
@@ -334,40 +434,75 @@ pub fn find_duplicates(
         .filter(|l| l.reference)
         .map(|l| l.id)
         .collect();
-    let decided = |a: usize, b: usize| {
-        let (x, y) = (rep(a).hash, rep(b).hash);
-        not_dups.contains(&(x.min(y), x.max(y)))
-    };
+    let mut apart: HashMap<usize, Vec<usize>> = HashMap::new();
+    for (x, y) in &not_dups {
+        if let (Some(&a), Some(&b)) = (content_of_hash.get(x), content_of_hash.get(y)) {
+            apart.entry(a).or_default().push(b);
+            apart.entry(b).or_default().push(a);
+        }
+    }
+    // Links at the requested tier, strongest first (tier, then similarity), in a fixed order.
+    let mut ranked: Vec<Link> = pairs
+        .iter()
+        .filter_map(|(&(a, b), p)| {
+            let tier = p.tier(opts).filter(|&t| t <= opts.tier)?;
+            Some(Link {
+                a,
+                b,
+                tier,
+                cos: p.cos,
+            })
+        })
+        .collect();
+    ranked.sort_by(|x, y| {
+        x.tier
+            .cmp(&y.tier)
+            .then(y.cos.total_cmp(&x.cos))
+            .then((x.a, x.b).cmp(&(y.a, y.b)))
+    });
     let mut uf = UnionFind::new(n);
-    // Same-picture components, to label groups formed at the near tier.
-    let mut same_uf = UnionFind::new(n);
-    for (&(a, b), p) in &pairs {
-        if decided(a, b) {
-            continue;
-        }
-        let t = p.tier(opts);
-        if t.is_some_and(|t| t <= opts.tier) {
-            uf.union(a, b);
-        }
-        if t == Some(Tier::Same) {
-            same_uf.union(a, b);
-        }
+    for l in &ranked {
+        uf.union(l.a, l.b);
     }
     let mut comps: HashMap<usize, Vec<usize>> = HashMap::new();
     for c in 0..n {
         comps.entry(uf.find(c)).or_default().push(c);
     }
-    let mut groups: Vec<DupGroup> = comps
-        .into_values()
-        .filter(|cs| cs.len() > 1 || files_of[cs[0]].len() > 1)
-        .map(|cs| {
-            let tier = if cs.len() == 1 {
-                Tier::Exact
-            } else if cs.iter().all(|&c| same_uf.find(c) == same_uf.find(cs[0])) {
-                Tier::Same
-            } else {
-                Tier::Near
-            };
+    // Each component's links, strongest first: the per-group work below touches only these.
+    let mut comp_links: HashMap<usize, Vec<Link>> = HashMap::new();
+    for l in &ranked {
+        comp_links.entry(uf.find(l.a)).or_default().push(*l);
+    }
+    let mut final_comps: Vec<(Vec<usize>, usize)> = Vec::new();
+    for cs in comps.into_values() {
+        let root = uf.find(cs[0]);
+        let links = comp_links.get(&root).map_or(&[][..], Vec::as_slice);
+        let decided_inside = cs.iter().any(|c| {
+            apart
+                .get(c)
+                .is_some_and(|ys| ys.iter().any(|&y| uf.find(y) == root))
+        });
+        if decided_inside {
+            // Keeper preference of each content: the position of its best file.
+            let sorted = keeper_sorted(&photos, files_of_members(&files_of, &cs), &reference);
+            let mut rank: HashMap<usize, usize> = HashMap::new();
+            for (i, f) in sorted.into_iter().enumerate() {
+                rank.entry(content_of_hash[&photos[f].hash]).or_insert(i);
+            }
+            final_comps.extend(
+                split_apart(&cs, links, &apart, &rank)
+                    .into_iter()
+                    .map(|part| (part, root)),
+            );
+        } else {
+            final_comps.push((cs, root));
+        }
+    }
+    let mut groups: Vec<DupGroup> = final_comps
+        .into_iter()
+        .filter(|(cs, _)| cs.len() > 1 || files_of[cs[0]].len() > 1)
+        .map(|(cs, root)| {
+            let tier = group_tier(&cs, comp_links.get(&root).map_or(&[][..], Vec::as_slice));
             build_group(&photos, &files_of, &cs, tier, index, opts, &reference)
         })
         .collect();
@@ -378,6 +513,89 @@ pub fn find_duplicates(
             .then_with(|| a.files[0].path.cmp(&b.files[0].path))
     });
     Ok(groups)
+}
+
+/// A candidate pair that passes the requested tier's test.
+#[derive(Debug, Clone, Copy)]
+struct Link {
+    a: usize,
+    b: usize,
+    tier: Tier,
+    cos: f32,
+}
+
+/// The tier of a group of contents: exact for one content (identical files), same picture
+/// when its same-picture links (among `links`, those of its component) alone connect it,
+/// near-duplicate otherwise.
+fn group_tier(cs: &[usize], links: &[Link]) -> Tier {
+    if cs.len() == 1 {
+        return Tier::Exact;
+    }
+    let local: HashMap<usize, usize> = cs.iter().enumerate().map(|(i, &c)| (c, i)).collect();
+    let mut uf = UnionFind::new(cs.len());
+    for l in links.iter().filter(|l| l.tier == Tier::Same) {
+        if let (Some(&a), Some(&b)) = (local.get(&l.a), local.get(&l.b)) {
+            uf.union(a, b);
+        }
+    }
+    if (1..cs.len()).all(|i| uf.find(i) == uf.find(0)) {
+        Tier::Same
+    } else {
+        Tier::Near
+    }
+}
+
+/// Split a group that holds a pair the user decided are not duplicates. Its links are
+/// replayed with the decisions as cannot-link constraints: first the links between undecided
+/// contents (strongest first), then those touching a decided content, the likelier keeper's
+/// first (`rank`: 0 = the group's suggested keeper). So when the user says a member is not a
+/// duplicate of the keeper, that member leaves and the rest stay with the keeper, however many
+/// other members link the two.
+fn split_apart(
+    cs: &[usize],
+    links: &[Link],
+    apart: &HashMap<usize, Vec<usize>>,
+    rank: &HashMap<usize, usize>,
+) -> Vec<Vec<usize>> {
+    let local: HashMap<usize, usize> = cs.iter().enumerate().map(|(i, &c)| (c, i)).collect();
+    let local_apart: HashMap<usize, Vec<usize>> = cs
+        .iter()
+        .filter_map(|c| {
+            let ys: Vec<usize> = apart
+                .get(c)?
+                .iter()
+                .filter_map(|y| local.get(y).copied())
+                .collect();
+            (!ys.is_empty()).then(|| (local[c], ys))
+        })
+        .collect();
+    let mut links: Vec<&Link> = links.iter().collect();
+    // A stable sort: strength order is kept within each key.
+    links.sort_by_key(|l| {
+        [l.a, l.b]
+            .into_iter()
+            .filter(|c| local_apart.contains_key(&local[c]))
+            .map(|c| rank.get(&c).copied().unwrap_or(usize::MAX))
+            .min()
+            .map_or((0, 0), |r| (1, r))
+    });
+    let mut cuf = ConstrainedUnionFind::new(cs.len(), local_apart);
+    for l in links {
+        cuf.union(local[&l.a], local[&l.b]);
+    }
+    let mut parts: HashMap<usize, Vec<usize>> = HashMap::new();
+    for (i, &c) in cs.iter().enumerate() {
+        parts.entry(cuf.uf.find(i)).or_default().push(c);
+    }
+    parts.into_values().collect()
+}
+
+/// Every file (index into the photo list) of the given contents.
+fn files_of_members(files_of: &[Vec<usize>], contents: &[usize]) -> Vec<usize> {
+    contents
+        .iter()
+        .flat_map(|&c| files_of[c].iter().copied())
+        .collect()
 }
 
 /// Pairs of contents `(a, b)`, `a < b`, whose pHashes are within `same_phash_distance` in
@@ -439,6 +657,51 @@ fn phash_index_err(e: impl std::fmt::Display) -> Error {
     Error::Index(format!("pHash index: {e}"))
 }
 
+/// `members` (indices into `photos`) sorted by keeper preference ([`keeper_order`]), the
+/// suggested keeper first.
+fn keeper_sorted(
+    photos: &[PhotoRow],
+    mut members: Vec<usize>,
+    reference: &HashSet<i64>,
+) -> Vec<usize> {
+    let most_exif = members
+        .iter()
+        .filter_map(|&m| photos[m].exif_fields)
+        .max()
+        .unwrap_or(0);
+    let facts: HashMap<usize, KeeperFacts> = members
+        .iter()
+        .map(|&m| {
+            let p = &photos[m];
+            // Members sharing its orientation (pHash closest in the identity view).
+            let votes = members
+                .iter()
+                .filter(|&&o| {
+                    o != m
+                        && dihedral_distance(&p.phash, &photos[o].phash)
+                            .is_some_and(|(bits, view)| view == 0 && bits <= ORIENTATION_BITS)
+                })
+                .count();
+            // Only members tied on pixel count get this far in the order: compare within them.
+            let sharpest = members
+                .iter()
+                .map(|&o| &photos[o])
+                .filter(|o| (o.width, o.height) == (p.width, p.height))
+                .filter_map(|o| o.sharpness)
+                .fold(0f32, f32::max);
+            let facts = KeeperFacts {
+                reference: reference.contains(&p.library_id),
+                votes,
+                blurry: p.sharpness.is_some_and(|s| s < BLURRY_FRACTION * sharpest),
+                exif_poor: p.exif_fields.is_some_and(|n| 2 * n < most_exif),
+            };
+            (m, facts)
+        })
+        .collect();
+    members.sort_by(|&a, &b| keeper_order(&photos[a], &photos[b], facts[&a], facts[&b]));
+    members
+}
+
 fn build_group(
     photos: &[PhotoRow],
     files_of: &[Vec<usize>],
@@ -448,24 +711,7 @@ fn build_group(
     opts: &DupOptions,
     reference: &HashSet<i64>,
 ) -> DupGroup {
-    let mut members: Vec<usize> = contents.iter().flat_map(|&c| files_of[c].clone()).collect();
-    // Members sharing each member's orientation (pHash closest in the identity view).
-    let votes: HashMap<usize, usize> = members
-        .iter()
-        .map(|&m| {
-            let n = members
-                .iter()
-                .filter(|&&o| {
-                    o != m
-                        && dihedral_distance(&photos[m].phash, &photos[o].phash)
-                            .is_some_and(|(bits, view)| view == 0 && bits <= ORIENTATION_BITS)
-                })
-                .count();
-            (m, n)
-        })
-        .collect();
-    members
-        .sort_by(|&a, &b| keeper_order(&photos[a], &photos[b], (votes[&a], votes[&b]), reference));
+    let members = keeper_sorted(photos, files_of_members(files_of, contents), reference);
     let keeper = &photos[members[0]];
     let keeper_vec = index.vector(keeper.key);
     let files: Vec<DupFile> = members

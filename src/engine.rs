@@ -681,11 +681,11 @@ impl Engine {
         let input = self.model.manifest.input.clone();
         let model_id = self.model_id.clone();
         // Any photo may turn out to need inference (new or changed bytes are only known after
-        // hashing); only a run of unsupported files alone skips loading the model.
-        if work.iter().any(|w| w.kind == PathKind::Image) {
-            self.embedder()?;
-        }
+        // hashing); only a run of unsupported files alone skips loading the model. The inference
+        // thread loads it (~0.1 s) while the decode threads start.
+        let needs_model = work.iter().any(|w| w.kind == PathKind::Image);
         let mut embedder = self.embedder.take();
+        let (model, cfg) = (self.model.clone(), self.cfg.clone());
         let (work_tx, work_rx) = chan::unbounded::<WorkItem>();
         let (pend_tx, pend_rx) = chan::bounded::<Pending>(batch_size * 2);
         let (done_tx, done_rx) = chan::bounded::<Done>(256);
@@ -729,9 +729,18 @@ impl Engine {
                 let done_tx = done_tx.clone();
                 let (clock, infer_error, abort) = (&clock, &infer_error, &abort);
                 let tensor_len = 3 * input.width as usize * input.height as usize;
-                // Without a model there is no image work, hence nothing on `pend_rx`.
-                if let Some(embedder) = embedder.as_mut() {
+                // Without image work there is nothing on `pend_rx`.
+                if needs_model {
+                    let embedder = &mut embedder;
                     s.spawn(move || {
+                        let embedder = match load_embedder(embedder, &model, &cfg) {
+                            Ok(e) => e,
+                            Err(e) => {
+                                *infer_error.lock().expect("poisoned") = Some(e);
+                                abort.store(true, Ordering::Relaxed);
+                                return;
+                            }
+                        };
                         let mut batch: Vec<Pending> = Vec::with_capacity(batch_size);
                         let mut buf: Vec<f32> = Vec::with_capacity(batch_size * tensor_len);
                         while let Ok(first) = pend_rx.recv() {
@@ -1227,6 +1236,11 @@ impl Searcher {
         &self.model_id
     }
 
+    /// The model (its manifest: name, licence, provenance).
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
     /// The HNSW index (read lock while the guard lives).
     pub fn vector_index(&self) -> RwLockReadGuard<'_, VectorIndex> {
         read(&self.index)
@@ -1429,6 +1443,7 @@ fn prepare(
     }
     let mut meta = decoded.meta;
     meta.phash = Some(perceptual_hash(&decoded.image));
+    meta.sharpness = Some(crate::dups::sharpness(&decoded.image));
     StageClock::add(&clock.resize, t);
     Prepared::Pending(Pending {
         item,

@@ -11,7 +11,20 @@ use crate::error::{Error, Result};
 
 /// ONNX Runtime version this build is written against (ort 2.0.0-rc.15, C API 31).
 pub const ORT_VERSION: &str = "1.31.1";
-/// File name of the ONNX Runtime shared library.
+/// File name of the ONNX Runtime shared library, as the PyPI `onnxruntime==1.31.1` wheel of
+/// this platform ships it (`onnxruntime/capi/`).
+#[cfg(target_os = "linux")]
+pub const ORT_LIB_NAME: &str = "libonnxruntime.so.1.31.1";
+/// File name of the ONNX Runtime shared library, as the PyPI `onnxruntime==1.31.1` wheel of
+/// this platform ships it (`onnxruntime/capi/`).
+#[cfg(target_os = "windows")]
+pub const ORT_LIB_NAME: &str = "onnxruntime.dll";
+/// File name of the ONNX Runtime shared library, as the PyPI `onnxruntime==1.31.1` wheel of
+/// this platform ships it (`onnxruntime/capi/`).
+#[cfg(target_os = "macos")]
+pub const ORT_LIB_NAME: &str = "libonnxruntime.1.31.1.dylib";
+/// File name of the ONNX Runtime shared library (other Unix-likes: as on Linux).
+#[cfg(not(any(target_os = "linux", target_os = "windows", target_os = "macos")))]
 pub const ORT_LIB_NAME: &str = "libonnxruntime.so.1.31.1";
 /// Name of the default model (a manifest `models/<name>.json`).
 pub const DEFAULT_MODEL: &str = "efficientnet-lite0-int8";
@@ -237,8 +250,9 @@ fn exe_dir() -> Option<PathBuf> {
 }
 
 /// Directories searched for model manifests, in order: `$LIKENESS_MODELS_DIR`,
-/// `<exe dir>/models`, `<exe dir>/../share/likeness/models` (installed package),
-/// and the source tree's `models/` (development builds).
+/// `<exe dir>/models` (Windows installer), `<exe dir>/../share/likeness/models` (Debian
+/// package), `<exe dir>/../Resources/models` (macOS app bundle), and the source tree's
+/// `models/` (development builds).
 pub fn models_dirs() -> Vec<PathBuf> {
     let mut v = Vec::new();
     if let Some(d) = std::env::var_os("LIKENESS_MODELS_DIR") {
@@ -247,6 +261,7 @@ pub fn models_dirs() -> Vec<PathBuf> {
     if let Some(e) = exe_dir() {
         v.push(e.join("models"));
         v.push(e.join("../share/likeness/models"));
+        v.push(e.join("../Resources/models"));
     }
     v.push(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models"));
     v
@@ -262,8 +277,9 @@ fn dirs_list() -> String {
 
 /// Candidate locations of the ONNX Runtime library. `$ORT_DYLIB_PATH`, when set, is the only
 /// one (an explicit choice is never silently replaced). Otherwise, in order: beside the
-/// executable, `<exe dir>/../lib/likeness/` (installed package), `<data dir>/runtime/`, and the
-/// source tree's `runtime/` (filled by `packaging/fetch-onnxruntime.sh`).
+/// executable (Windows installer), `<exe dir>/../lib/likeness/` (Debian package),
+/// `<exe dir>/../Frameworks/` (macOS app bundle), `<data dir>/runtime/`, and the source tree's
+/// `runtime/` (filled by `packaging/fetch-onnxruntime.sh`).
 pub fn runtime_candidates(data_dir: Option<&Path>) -> Vec<PathBuf> {
     if let Some(p) = std::env::var_os("ORT_DYLIB_PATH") {
         return vec![PathBuf::from(p)];
@@ -272,6 +288,7 @@ pub fn runtime_candidates(data_dir: Option<&Path>) -> Vec<PathBuf> {
     if let Some(e) = exe_dir() {
         v.push(e.join(ORT_LIB_NAME));
         v.push(e.join("../lib/likeness").join(ORT_LIB_NAME));
+        v.push(e.join("../Frameworks").join(ORT_LIB_NAME));
     }
     if let Some(d) = data_dir {
         v.push(d.join("runtime").join(ORT_LIB_NAME));

@@ -181,6 +181,8 @@ pub struct SimilarResult {
 pub struct StatusInfo {
     /// Model id (`<name>-<sha256 prefix>`).
     pub model: String,
+    /// The model's licence and provenance, from its manifest (for the About dialog).
+    pub model_licence: String,
     /// Vectors in the HNSW index.
     pub indexed: usize,
     /// Failed + unsupported files.
@@ -571,6 +573,7 @@ fn send_photos(s: &Searcher, sort: SortKey, out: &Outbox) {
     out.send(Event::Photos(Arc::new(photos)));
     out.send(Event::Status(StatusInfo {
         model: s.model_id().to_string(),
+        model_licence: s.model().manifest.licence.clone(),
         indexed,
         skipped,
         index_bytes,
@@ -1144,6 +1147,8 @@ mod tests {
             taken_at: taken.map(str::to_string),
             format: "jpeg".into(),
             phash: Vec::new(),
+            sharpness: None,
+            exif_fields: None,
         }
     }
 

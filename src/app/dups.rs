@@ -1,6 +1,7 @@
 //! The duplicate view: groups as rows of thumbnails with tier, reasons and scores, the
 //! suggested keeper (click another photo to keep it instead), files marked for the trash,
-//! trash with undo, "not duplicates", and a threshold that regroups on release.
+//! trash with undo, "not a duplicate" (of the kept photo, for any member), and a threshold
+//! that regroups on release.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -216,12 +217,6 @@ impl DupView {
                                 ))
                                 .strong(),
                             );
-                            if g.files.len() == 2 && ui.small_button("Not duplicates").clicked() {
-                                worker.send(Command::NotDuplicate(
-                                    g.files[0].path.clone(),
-                                    g.files[1].path.clone(),
-                                ));
-                            }
                         });
                         // Large groups scroll sideways within their row.
                         egui::ScrollArea::horizontal()
@@ -276,7 +271,25 @@ impl DupView {
                                         }
                                     }
                                     if !kept {
-                                        ui.weak(RichText::new(&f.relation).small());
+                                        ui.horizontal(|ui| {
+                                            ui.weak(RichText::new(&f.relation).small());
+                                            // Kept apart from the keeper from now on, across
+                                            // rescans and renames; the group regroups.
+                                            let keeper = self.keeper.get(gi).map(|&k| &g.files[k]);
+                                            if let Some(k) = keeper
+                                                && ui
+                                                    .small_button("not a duplicate")
+                                                    .on_hover_text(
+                                                        "Never group this photo with the kept one",
+                                                    )
+                                                    .clicked()
+                                            {
+                                                worker.send(Command::NotDuplicate(
+                                                    k.path.clone(),
+                                                    f.path.clone(),
+                                                ));
+                                            }
+                                        });
                                     }
                                 });
                                 wanted.push(ThumbRequest {

@@ -5,6 +5,7 @@
 mod dups;
 mod grid;
 mod similar;
+mod welcome;
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -20,6 +21,7 @@ use crate::worker::{
 pub use dups::DupView;
 pub use grid::Thumbnails;
 pub use similar::SimilarView;
+pub use welcome::{BUNDLED, INDEX_BYTES_PER_PHOTO, THUMB_BYTES_PER_PHOTO, WelcomeAction};
 
 /// Settings persisted across restarts (eframe storage); runtime state lives in [`LikenessApp`].
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -35,6 +37,8 @@ pub struct Settings {
     pub min_similarity: f32,
     /// Apply `min_similarity`.
     pub use_min_similarity: bool,
+    /// A folder has been added once: the welcome screen greets as on a first run until then.
+    pub welcome_done: bool,
 }
 
 impl Default for Settings {
@@ -45,6 +49,7 @@ impl Default for Settings {
             k: 24,
             min_similarity: 0.5,
             use_min_similarity: false,
+            welcome_done: false,
         }
     }
 }
@@ -100,6 +105,14 @@ pub struct LikenessApp {
     hovering: bool,
     /// Events handled so far (tests wait on this).
     pub events_seen: u64,
+    /// The user's Pictures folder (XDG), if it exists: offered on the welcome screen.
+    pub pictures_dir: Option<PathBuf>,
+    /// Where the catalog and index live (shown on the welcome screen).
+    data_dir: PathBuf,
+    /// Where thumbnails are cached (shown on the welcome screen).
+    thumb_dir: PathBuf,
+    /// The About dialog is open.
+    pub about_open: bool,
 }
 
 impl LikenessApp {
@@ -113,7 +126,16 @@ impl LikenessApp {
     ) -> Self {
         let waker_ctx = ctx.clone();
         let waker: Waker = Arc::new(move || waker_ctx.request_repaint());
-        let worker = Worker::spawn(cfg, thumb_dir, waker);
+        let data_dir = cfg.data_dir.clone();
+        // Looked up once here (it reads user-dirs.dirs), never from `ui`. Without
+        // xdg-user-dirs (minimal systems), ~/Pictures if it exists.
+        let pictures_dir = directories::UserDirs::new().and_then(|u| {
+            u.picture_dir()
+                .map(PathBuf::from)
+                .or_else(|| Some(u.home_dir().join("Pictures")))
+                .filter(|p| p.is_dir())
+        });
+        let worker = Worker::spawn(cfg, thumb_dir.clone(), waker);
         worker.send(Command::SetSort(settings.sort));
         LikenessApp {
             settings,
@@ -135,6 +157,10 @@ impl LikenessApp {
             folder_pick: None,
             hovering: false,
             events_seen: 0,
+            pictures_dir,
+            data_dir,
+            thumb_dir,
+            about_open: false,
         }
     }
 
@@ -195,6 +221,7 @@ impl LikenessApp {
 
     /// Add a library (from the picker, the typed path or a drop).
     pub fn add_folder(&mut self, path: PathBuf) {
+        self.settings.welcome_done = true;
         self.worker.send(Command::AddLibrary(path));
     }
 
@@ -362,6 +389,11 @@ impl LikenessApp {
                     .show_value(false)
                     .text("Thumbnail size"),
             );
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                if ui.button("About").clicked() {
+                    self.about_open = true;
+                }
+            });
         });
     }
 
@@ -647,6 +679,24 @@ impl eframe::App for LikenessApp {
                 return;
             }
             match self.view {
+                View::Grid if self.libraries.is_empty() => {
+                    let action = welcome::welcome(
+                        ui,
+                        !self.settings.welcome_done,
+                        self.pictures_dir.as_deref(),
+                        &self.data_dir,
+                        &self.thumb_dir,
+                    );
+                    match action {
+                        Some(WelcomeAction::Add(p)) => self.add_folder(p),
+                        // One picker at a time.
+                        Some(WelcomeAction::Pick) if self.folder_pick.is_none() => {
+                            let ctx = ui.ctx().clone();
+                            self.pick_folder(&ctx);
+                        }
+                        _ => {}
+                    }
+                }
                 View::Grid => {
                     let open = grid::photo_grid(
                         ui,
@@ -679,6 +729,11 @@ impl eframe::App for LikenessApp {
                 }
             }
         });
+        if self.about_open {
+            let mut open = true;
+            welcome::about(ui.ctx(), &mut open, &self.status);
+            self.about_open = open;
+        }
         self.drop_overlay(ui);
     }
 

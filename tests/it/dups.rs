@@ -268,13 +268,110 @@ fn not_duplicate_decision_survives_reindex() {
             .unwrap()
             .is_empty()
     );
-    w.add(
+    // A third copy, like both, joins one of them only: the decision keeps them apart even
+    // through a photo in between.
+    let c = w.add(
         &img("pdq-threatexchange/pdq/data/bridge-mods/shrink-a-little.jpg"),
         "c.jpg",
     );
     w.run(&["index", "--quiet"]);
     let g = w.json(&["duplicates", "--json"]);
-    assert_eq!(g["groups"].as_array().unwrap().len(), 1, "{g:#}");
+    let groups = g["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 1, "{g:#}");
+    let files: Vec<&str> = groups[0]["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .collect();
+    assert_eq!(files.len(), 2, "{g:#}");
+    assert!(files.contains(&c.canonicalize().unwrap().to_str().unwrap()));
+}
+
+/// In a large group, "not a duplicate" of one member takes it (and only it) out of the
+/// keeper's group, however many other members link the two.
+#[test]
+fn not_duplicate_splits_a_large_group() {
+    let w = World::new();
+    let mods = shared().join("images/pdq-threatexchange/pdq/data/bridge-mods");
+    let files = copy_dir(&mods, &w.lib);
+    let mut e = w.engine();
+    index(&mut e, std::slice::from_ref(&w.lib));
+    let groups = e.duplicates(&DupOptions::default()).unwrap();
+    assert_eq!(groups.len(), 1, "{groups:#?}");
+    let size = groups[0].files.len();
+    assert!(size >= 8, "{groups:#?}");
+    let keeper = groups[0].keeper().path.clone();
+    let member = groups[0].files[1].path.clone();
+    e.mark_not_duplicate(&keeper, &member).unwrap();
+    let groups = e.duplicates(&DupOptions::default()).unwrap();
+    let with = |p: &Path| {
+        groups
+            .iter()
+            .position(|g| g.files.iter().any(|f| f.path == p))
+    };
+    let k = with(&keeper).unwrap_or_else(|| panic!("{keeper:?} not grouped: {groups:#?}"));
+    assert_ne!(with(&member), Some(k), "{groups:#?}");
+    assert_eq!(groups[k].files.len(), size - 1, "only that member left");
+    assert!(files.len() >= size);
+}
+
+/// The suggested keeper is neither a blurred copy (even as PNG, a better format) nor a copy
+/// with its EXIF stripped (even with more bytes, or as a lossless PNG).
+#[test]
+fn keeper_prefers_sharp_exif_rich() {
+    let w = World::new();
+    let mods = shared().join("images/pdq-threatexchange/pdq/data/bridge-mods");
+    let orig = w.add(&mods.join("aaa-orig.jpg"), "orig.jpg");
+    // Blurred, saved losslessly as PNG: the format alone would make it the keeper.
+    let blurred = w.lib.join("blurred.png");
+    image::open(mods.join("blur-a-lot.jpg"))
+        .unwrap()
+        .save(&blurred)
+        .unwrap();
+    // Re-encoded at quality 100 without EXIF: more bytes than the original.
+    let stripped = w.lib.join("stripped.jpg");
+    let pixels = image::open(&orig).unwrap().to_rgb8();
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&stripped).unwrap());
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 100)
+        .encode_image(&pixels)
+        .unwrap();
+    drop(out);
+    // The same pixels as PNG, also without EXIF.
+    let png = w.lib.join("lossless.png");
+    pixels.save(&png).unwrap();
+    let size = |p: &Path| std::fs::metadata(p).unwrap().len();
+    assert!(size(&stripped) > size(&orig));
+
+    let mut e = w.engine();
+    index(&mut e, std::slice::from_ref(&w.lib));
+    let groups = e.duplicates(&DupOptions::default()).unwrap();
+    assert_eq!(groups.len(), 1, "{groups:#?}");
+    assert_eq!(groups[0].files.len(), 4, "{groups:#?}");
+    assert_eq!(
+        groups[0].keeper().path,
+        orig.canonicalize().unwrap(),
+        "{groups:#?}"
+    );
+
+    // What decided it: the stored sharpness and EXIF field counts.
+    let rows = e.catalog().photos().unwrap();
+    let row = |p: &Path| {
+        let p = p.canonicalize().unwrap();
+        rows.iter().find(|r| r.path == p).unwrap().clone()
+    };
+    let (o, b, s) = (row(&orig), row(&blurred), row(&stripped));
+    assert!(
+        b.sharpness.unwrap() < 0.5 * o.sharpness.unwrap(),
+        "{o:?} {b:?}"
+    );
+    assert!(
+        s.sharpness.unwrap() > 0.8 * o.sharpness.unwrap(),
+        "{o:?} {s:?}"
+    );
+    assert_eq!(s.exif_fields, Some(0));
+    assert_eq!(row(&png).exif_fields, Some(0));
+    assert!(o.exif_fields.unwrap() >= 5, "{o:?}");
 }
 
 /// A reference folder's photo is kept (even when smaller) and cannot be trashed.

