@@ -894,3 +894,43 @@ impl Writer<'_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A catalog written before reference folders, sharpness and EXIF counts existed opens in
+    /// place: the columns are added, old rows read as unknown (`None`), nothing is lost.
+    #[test]
+    fn old_catalog_gains_new_columns_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("catalog.sqlite");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                 INSERT INTO meta VALUES ('schema_version', '1');
+                 CREATE TABLE libraries(id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE,
+                                        added_at INTEGER NOT NULL);
+                 CREATE TABLE contents(hash BLOB PRIMARY KEY, format TEXT NOT NULL,
+                                       width INTEGER NOT NULL, height INTEGER NOT NULL,
+                                       phash BLOB, taken_at TEXT) WITHOUT ROWID;
+                 INSERT INTO libraries VALUES (1, '/photos', 0);",
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO contents VALUES (?1, 'jpeg', 640, 480, NULL, NULL)",
+                [&[7u8; 32][..]],
+            )
+            .unwrap();
+        }
+        let cat = Catalog::open(&path).unwrap();
+        let m = cat.content(&[7u8; 32]).unwrap().expect("row kept");
+        assert_eq!((m.width, m.height), (640, 480));
+        assert_eq!((m.sharpness, m.exif_fields), (None, None));
+        assert!(!cat.libraries().unwrap()[0].reference);
+        // Opening again (columns present now) is a no-op.
+        drop(cat);
+        Catalog::open(&path).unwrap();
+    }
+}

@@ -336,6 +336,13 @@ fn duplicate_view_trash_and_undo() {
         b.exists() && app.photos.len() == 3 && app.dups.groups.len() == 1 && !app.dups.pending
     });
     assert_eq!(std::fs::read(&b).unwrap(), bytes, "restored byte-identical");
+
+    // "not a duplicate" under the copy: the pair is never grouped again.
+    h.get_by_label("not a duplicate").click();
+    wait(&mut h, "the group to go", |app| {
+        app.dups.groups.is_empty() && !app.dups.pending
+    });
+    assert_eq!(h.state().photos.len(), 3, "nothing was moved");
 }
 
 /// First run: the welcome screen says what will happen and where, offers the Pictures folder,
