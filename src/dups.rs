@@ -636,7 +636,11 @@ fn phash_candidates(
         .par_iter()
         .map(|&a| {
             let mut out = Vec::new();
-            for h in photos[files_of[a][0]].phash.chunks_exact(8) {
+            // View 3 (rotated 90° counter-clockwise) is skipped: it is the inverse of view 1,
+            // so a pair it would find is found from the other photo's view-1 query. The other
+            // views are their own inverses (or the identity) and are all needed.
+            let views = photos[files_of[a][0]].phash.chunks_exact(8).enumerate();
+            for (_, h) in views.filter(|&(v, _)| v != 3) {
                 let Ok(m) = ix.search(b1x8::from_u8s(h), k) else {
                     continue;
                 };
