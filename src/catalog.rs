@@ -193,9 +193,9 @@ pub struct ContentMeta {
     pub phash: Option<Vec<u8>>,
     /// EXIF DateTimeOriginal (`YYYY:MM:DD HH:MM:SS`).
     pub taken_at: Option<String>,
-    /// Sharpness: variance of the 4-neighbour Laplacian of the luma (0..255 scale) of the
-    /// photo as decoded for embedding (see [`crate::dups::sharpness`]). Comparable between
-    /// files of the same pixel size.
+    /// Sharpness: variance of the 4-neighbour Laplacian of the luma (0..255 scale), measured
+    /// on a copy 256 pixels on its long side (see [`crate::dups::sharpness`]), so files of
+    /// different formats and DCT decode scales compare on one scale.
     pub sharpness: Option<f32>,
     /// Number of EXIF fields the file carries (0 when it has none; `None` if not looked at).
     pub exif_fields: Option<u32>,
