@@ -45,15 +45,15 @@ impl Quantization {
     }
 }
 
-/// HNSW construction and search parameters (usearch names in brackets).
+/// HNSW construction and search parameters (with usearch's names).
 #[derive(Debug, Clone, Copy)]
 pub struct HnswParams {
-    /// Graph degree M [connectivity]. Default 16 (usearch default; Malkov & Yashunin 2018
+    /// Graph degree M (usearch `connectivity`). Default 16 (usearch default; Malkov & Yashunin 2018
     /// recommend 5..48).
     pub connectivity: usize,
-    /// Candidate list size while inserting, ef_construction [expansion_add]. Default 128.
+    /// Candidate list size while inserting, ef_construction (usearch `expansion_add`). Default 128.
     pub ef_construction: usize,
-    /// Candidate list size while searching, ef_search [expansion_search]. Default 64.
+    /// Candidate list size while searching, ef_search (usearch `expansion_search`). Default 64.
     pub ef_search: usize,
 }
 
