@@ -518,3 +518,183 @@ pub fn dups(n: usize, quant: Quantization, work: &Path) -> Result<DupsResult> {
         false_groups,
     })
 }
+
+/// One decoder's time in [`decode`].
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DecoderTime {
+    /// Decoder and scale.
+    pub name: String,
+    /// Mean over the files that every decoder decoded of each file's median time, ms per photo
+    /// (one thread).
+    pub ms_per_photo: f64,
+    /// Files the decoder declined or failed (they are left out of its mean).
+    pub declined: usize,
+    /// Median time of each file, ms (`None`: declined), in the order of [`DecodeResult::files`].
+    pub per_file_ms: Vec<Option<f64>>,
+}
+
+/// How far the DC-only decode is from libjpeg-turbo's 1/8-scale decode, per file.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DecodeAgreement {
+    /// The JPEG.
+    pub path: PathBuf,
+    /// Progressive (SOF2) file.
+    pub progressive: bool,
+    /// Mean absolute difference over all RGB samples (0..255 scale).
+    pub mean_abs_diff: f64,
+    /// Largest difference of one RGB sample (0..255 scale).
+    pub max_abs_diff: u8,
+    /// Share of RGB samples that are identical.
+    pub rgb_identical: f64,
+    /// Share of pixels whose luma (Y) is identical to libjpeg-turbo's greyscale output of the
+    /// same file at the same scale.
+    pub luma_identical: f64,
+}
+
+/// Results of [`decode`].
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DecodeResult {
+    /// The JPEGs timed, with their size in megapixels.
+    pub files: Vec<(PathBuf, f64)>,
+    /// Timed decoders, the DC-only decoder first.
+    pub decoders: Vec<DecoderTime>,
+    /// DC-only vs libjpeg-turbo, per file both decoded.
+    pub agreement: Vec<DecodeAgreement>,
+}
+
+/// Decode every 8-50 MP JPEG under `source` `rounds` times with each decoder, on one thread:
+/// the DC-only decoder ([`crate::jpeg_dc`]), libjpeg-turbo at scale 1/8 (what Likeness used
+/// before), and the `image` crate's full-size decode (zune-jpeg), as a reference point.
+///
+/// `min_side` is the short side (pixels) the model input needs (256 for the bundled models), as
+/// in indexing.
+pub fn decode(source: &Path, rounds: usize, min_side: u32) -> Result<DecodeResult> {
+    use crate::decode::{DecodeLimits, decode_jpeg_turbo};
+    use crate::jpeg_dc::decode_eighth;
+    let files = find_large_jpegs(source, 8_000_000, 50_000_000);
+    if files.is_empty() {
+        return Err(Error::Invalid(format!(
+            "no JPEG of 8-50 MP under {}",
+            source.display()
+        )));
+    }
+    let limits = DecodeLimits::default();
+    let side = min_side;
+    let blobs: Vec<Vec<u8>> = files
+        .iter()
+        .map(|(p, _)| std::fs::read(p).map_err(io_err(p)))
+        .collect::<Result<_>>()?;
+    type Dec<'a> = Box<dyn Fn(&[u8]) -> Option<image::RgbImage> + 'a>;
+    let decoders: Vec<(&str, Dec)> = vec![
+        (
+            "DC-only decoder (likeness), scale 1/8",
+            Box::new(|b| {
+                decode_eighth(b, side, limits.max_jpeg_pixels)
+                    .ok()
+                    .map(|x| x.0)
+            }),
+        ),
+        (
+            "libjpeg-turbo 3 (turbojpeg crate), DCT scale 1/8",
+            Box::new(|b| decode_jpeg_turbo(b, side, &limits).ok().map(|x| x.0)),
+        ),
+        (
+            "image crate 0.25 (zune-jpeg), full size",
+            Box::new(|b| image::load_from_memory(b).ok().map(|i| i.to_rgb8())),
+        ),
+    ];
+    // Rounds interleave the decoders, file by file, so that drifts in the machine's speed hit
+    // them alike; each file counts with its median time.
+    let mut ms = vec![vec![Vec::with_capacity(rounds); blobs.len()]; decoders.len()];
+    let mut ok = vec![vec![true; blobs.len()]; decoders.len()];
+    for (f, b) in blobs.iter().enumerate() {
+        for _ in 0..rounds.max(1) {
+            for (d, (_, dec)) in decoders.iter().enumerate() {
+                let t = Instant::now();
+                ok[d][f] &= dec(b).is_some();
+                ms[d][f].push(t.elapsed().as_secs_f64() * 1e3);
+            }
+        }
+    }
+    // Means over the files every decoder decoded, so that the ratios compare like with like.
+    let common: Vec<usize> = (0..blobs.len())
+        .filter(|&f| ok.iter().all(|o| o[f]))
+        .collect();
+    let times = decoders
+        .iter()
+        .enumerate()
+        .map(|(d, (name, _))| {
+            let per_file_ms: Vec<Option<f64>> = (0..blobs.len())
+                .map(|f| ok[d][f].then(|| percentile(&mut ms[d][f], 50.0)))
+                .collect();
+            let sum: f64 = common.iter().filter_map(|&f| per_file_ms[f]).sum();
+            DecoderTime {
+                name: name.to_string(),
+                ms_per_photo: sum / common.len().max(1) as f64,
+                declined: per_file_ms.iter().filter(|m| m.is_none()).count(),
+                per_file_ms,
+            }
+        })
+        .collect();
+    let agreement = files
+        .iter()
+        .zip(&blobs)
+        .filter_map(|((path, _), b)| {
+            let fast = decode_eighth(b, side, limits.max_jpeg_pixels).ok()?.0;
+            let turbo = decode_jpeg_turbo(b, side, &limits).ok()?.0;
+            let fast_y =
+                crate::jpeg_dc::decode_eighth_luma(b, side, limits.max_jpeg_pixels).ok()?;
+            let turbo_y = turbo_luma(b, fast_y.width() as usize, fast_y.height() as usize)?;
+            (fast.dimensions() == turbo.dimensions()).then(|| {
+                let diff: u64 = fast
+                    .as_raw()
+                    .iter()
+                    .zip(turbo.as_raw())
+                    .map(|(a, b)| a.abs_diff(*b) as u64)
+                    .sum();
+                let same = fast_y
+                    .as_raw()
+                    .iter()
+                    .zip(&turbo_y)
+                    .filter(|(a, b)| a == b)
+                    .count();
+                let pairs = || fast.as_raw().iter().zip(turbo.as_raw());
+                let max_abs_diff = pairs().map(|(a, b)| a.abs_diff(*b)).max().unwrap_or(0);
+                let rgb_same = pairs().filter(|(a, b)| a == b).count();
+                DecodeAgreement {
+                    path: path.clone(),
+                    progressive: crate::jpeg_dc::is_progressive(b),
+                    mean_abs_diff: diff as f64 / fast.as_raw().len() as f64,
+                    max_abs_diff,
+                    rgb_identical: rgb_same as f64 / fast.as_raw().len() as f64,
+                    luma_identical: same as f64 / turbo_y.len() as f64,
+                }
+            })
+        })
+        .collect();
+    Ok(DecodeResult {
+        files,
+        decoders: times,
+        agreement,
+    })
+}
+
+/// libjpeg-turbo's greyscale (Y only) decode of `bytes` at scale 1/8, expected to be `w` x `h`.
+pub fn turbo_luma(bytes: &[u8], w: usize, h: usize) -> Option<Vec<u8>> {
+    let mut d = turbojpeg::Decompressor::new().ok()?;
+    d.set_scaling_factor(turbojpeg::ScalingFactor::ONE_EIGHTH)
+        .ok()?;
+    let mut y = vec![0u8; w * h];
+    d.decompress(
+        bytes,
+        turbojpeg::Image {
+            pixels: &mut y[..],
+            width: w,
+            pitch: w,
+            height: h,
+            format: turbojpeg::PixelFormat::GRAY,
+        },
+    )
+    .ok()?;
+    Some(y)
+}

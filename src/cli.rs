@@ -179,6 +179,23 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// JPEG decoding speed, one thread: the DC-only decoder against libjpeg-turbo at scale 1/8
+    /// and the image crate at full size, on every 8-50 MP JPEG under SOURCE, with how far the
+    /// DC-only output is from libjpeg-turbo's.
+    Decode {
+        /// Where to find the JPEGs.
+        #[arg(long, default_value = "../shared/data/images")]
+        source: PathBuf,
+        /// Decodes of each file per decoder (the median counts).
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+        /// Short side the model input needs, pixels (the bundled models' resize_short_side).
+        #[arg(long, default_value_t = 256)]
+        min_side: u32,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
     /// Duplicate grouping time at scale, on a synthetic library with planted copies.
     Dups {
         /// Photos.
@@ -641,7 +658,10 @@ fn cmd_bench(cli: &Cli, b: &BenchCommand) -> Result<ExitCode> {
                 "| read + blake3 | {:.2} ms/photo (thread time) |",
                 per(s.read_hash_ms)
             );
-            println!("| decode (DCT-scaled) | {:.2} ms/photo |", per(s.decode_ms));
+            println!(
+                "| decode (reduced scale) | {:.2} ms/photo |",
+                per(s.decode_ms)
+            );
             println!(
                 "| resize + normalise + pHash | {:.2} ms/photo |",
                 per(s.resize_ms)
@@ -677,6 +697,64 @@ fn cmd_bench(cli: &Cli, b: &BenchCommand) -> Result<ExitCode> {
             println!();
             for p in &r.sources {
                 println!("- source: `{}`", p.display());
+            }
+        }
+        BenchCommand::Decode {
+            source,
+            rounds,
+            min_side,
+            json,
+        } => {
+            let r = crate::bench::decode(source, *rounds, *min_side)?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            let base = r.decoders[0].ms_per_photo;
+            println!(
+                "| decoder, 1 thread | ms/photo (the {} files all decode) | time / DC-only | declined (of {}) |\n| --- | --- | --- | --- |",
+                r.decoders[0]
+                    .per_file_ms
+                    .iter()
+                    .enumerate()
+                    .filter(|(f, _)| r.decoders.iter().all(|d| d.per_file_ms[*f].is_some()))
+                    .count(),
+                r.files.len()
+            );
+            for d in &r.decoders {
+                println!(
+                    "| {} | {:.2} | {:.2} | {} |",
+                    d.name,
+                    d.ms_per_photo,
+                    d.ms_per_photo / base,
+                    d.declined
+                );
+            }
+            println!(
+                "\n| file | MP | progressive | DC-only ms | libjpeg-turbo 1/8 ms | identical Y | identical RGB | RGB mean, max abs diff (0-255) |\n| --- | --- | --- | --- | --- | --- | --- | --- |"
+            );
+            let ms = |d: usize, i: usize| {
+                r.decoders[d].per_file_ms[i].map_or("declined".to_string(), |m| format!("{m:.1}"))
+            };
+            for (i, (path, mp)) in r.files.iter().enumerate() {
+                let a = r.agreement.iter().find(|a| &a.path == path);
+                println!(
+                    "| `{}` | {mp:.1} | {} | {} | {} | {} | {} | {} |",
+                    path.file_name().unwrap_or_default().to_string_lossy(),
+                    if crate::jpeg_dc::is_progressive(&std::fs::read(path)?) {
+                        "yes"
+                    } else {
+                        "no"
+                    },
+                    ms(0, i),
+                    ms(1, i),
+                    a.map_or("-".into(), |a| format!("{:.1} %", 100.0 * a.luma_identical)),
+                    a.map_or("-".into(), |a| format!("{:.1} %", 100.0 * a.rgb_identical)),
+                    a.map_or("-".into(), |a| format!(
+                        "{:.2}, {}",
+                        a.mean_abs_diff, a.max_abs_diff
+                    )),
+                );
             }
         }
         BenchCommand::Dups { n, work } => {

@@ -1,9 +1,10 @@
 //! Decoding photos for embedding: format sniffing, pixel/memory limits, DCT-scaled JPEG decoding,
 //! EXIF orientation, and the metadata kept in the catalog.
 //!
-//! JPEGs go through libjpeg-turbo (`turbojpeg` crate, bundled build) with DCT-domain scaling by
-//! 1/8..8/8, so a 12 MP photo is decoded straight to ~0.2 MP: ~2.5x faster than a full decode
-//! with the `image` crate (measured in BENCHMARKS.md). Everything else, and JPEGs libjpeg-turbo
+//! JPEGs are decoded at a reduced scale: at 1/8 by the DC-only decoder in [`crate::jpeg_dc`]
+//! when the file is within its scope, otherwise by libjpeg-turbo (`turbojpeg` crate, bundled
+//! build) with DCT-domain scaling by 1/8..8/8. Either way a 12 MP photo goes straight to
+//! ~0.2 MP (speeds in BENCHMARKS.md, `likeness bench decode`). Everything else, and JPEGs libjpeg-turbo
 //! rejects (e.g. CMYK), goes through the `image` crate with [`DecodeLimits`].
 
 use std::io::Cursor;
@@ -348,7 +349,27 @@ pub fn decode_catching(
 }
 
 /// DCT-scaled JPEG decode. Returns the RGB image and the full-resolution width and height.
+///
+/// At scale 1/8 (photos of 1792+ pixels on the short side when 224 are needed) the DC-only
+/// decoder [`crate::jpeg_dc`] runs first; files it declines go to libjpeg-turbo.
 fn decode_jpeg_scaled(
+    bytes: &[u8],
+    min_short_side: u32,
+    limits: &DecodeLimits,
+) -> Result<(RgbImage, u32, u32), DecodeError> {
+    match crate::jpeg_dc::decode_eighth(bytes, min_short_side, limits.max_jpeg_pixels) {
+        Ok(x) => Ok(x),
+        Err(why) => {
+            tracing::trace!(?why, "DC-only JPEG decode declined");
+            decode_jpeg_turbo(bytes, min_short_side, limits)
+        }
+    }
+}
+
+/// DCT-scaled JPEG decode with libjpeg-turbo alone: the smallest scale n/8 whose short side
+/// reaches `min_short_side` pixels. Returns the RGB image and the full-resolution width and
+/// height, in pixels.
+pub fn decode_jpeg_turbo(
     bytes: &[u8],
     min_short_side: u32,
     limits: &DecodeLimits,

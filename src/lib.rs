@@ -1,6 +1,7 @@
 //! Likeness: browse a photo library by visual similarity, entirely on your own machine.
 //!
-//! Pipeline: [`decode`] (DCT-scaled JPEG, limits, EXIF orientation) → [`preprocess`] (resize,
+//! Pipeline: [`decode`] (reduced-scale JPEG — [`jpeg_dc`]'s DC-only decoder for camera photos,
+//! libjpeg-turbo otherwise — limits, EXIF orientation) → [`preprocess`] (resize,
 //! centre crop, normalise) → [`model`] (ONNX image model, L2-normalised descriptors) →
 //! [`catalog`] (SQLite, source of truth) and [`vindex`] (HNSW, usearch). [`engine::Engine`] is
 //! the one synchronous API the CLI ([`cli`]) and the desktop app ([`app`], driving a
@@ -15,6 +16,7 @@ pub mod dups;
 pub mod engine;
 pub mod error;
 pub mod eval;
+pub mod jpeg_dc;
 pub mod model;
 pub mod preprocess;
 pub mod thumbs;

@@ -8,6 +8,7 @@ mod dups;
 mod gui;
 mod hostile;
 mod incremental;
+mod jpeg;
 mod quality;
 mod thumbs;
 mod worker;
