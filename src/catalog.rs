@@ -69,6 +69,22 @@ CREATE TABLE IF NOT EXISTS not_duplicates(
     b BLOB NOT NULL,
     PRIMARY KEY(a, b)
 ) WITHOUT ROWID;
+-- Duplicate candidates found when a descriptor entered the HNSW index (range query at
+-- cosine >= dups::PAIR_FLOOR), per model, by content; a < b. `dup_scanned` lists the contents
+-- whose query ran: their pairs with everything indexed before them are here, and later
+-- contents' own queries find them.
+CREATE TABLE IF NOT EXISTS dup_pairs(
+    model TEXT NOT NULL,
+    a BLOB NOT NULL,
+    b BLOB NOT NULL,
+    cos REAL NOT NULL,
+    PRIMARY KEY(model, a, b)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS dup_scanned(
+    model TEXT NOT NULL,
+    hash BLOB NOT NULL,
+    PRIMARY KEY(model, hash)
+) WITHOUT ROWID;
 -- Files sent to the OS trash by Likeness, per batch, for undo.
 CREATE TABLE IF NOT EXISTS trash_log(
     batch INTEGER NOT NULL,      -- one user action
@@ -84,6 +100,10 @@ CREATE TABLE IF NOT EXISTS index_log(
     model TEXT                   -- NULL: concerns every model's index
 );
 ";
+
+/// A duplicate candidate pair stored at insert time: contents `a < b` and their cosine
+/// similarity.
+pub type StoredPair = (ContentHash, ContentHash, f32);
 
 /// What became of a file the last time it was looked at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -664,9 +684,57 @@ impl Catalog {
             "DELETE FROM embeddings WHERE hash NOT IN (SELECT hash FROM files WHERE hash IS NOT NULL)
                  AND hash NOT IN (SELECT hash FROM trash_log WHERE restored = 0 AND hash IS NOT NULL);
              DELETE FROM contents WHERE hash NOT IN (SELECT hash FROM files WHERE hash IS NOT NULL)
-                 AND hash NOT IN (SELECT hash FROM trash_log WHERE restored = 0 AND hash IS NOT NULL);",
+                 AND hash NOT IN (SELECT hash FROM trash_log WHERE restored = 0 AND hash IS NOT NULL);
+             DELETE FROM dup_scanned WHERE hash NOT IN (SELECT hash FROM contents);
+             DELETE FROM dup_pairs WHERE a NOT IN (SELECT hash FROM contents)
+                 OR b NOT IN (SELECT hash FROM contents);",
         )?;
         Ok(())
+    }
+
+    /// Duplicate candidates stored at insert time for `model` ([`Writer::put_dup_pairs`]):
+    /// the contents whose query ran, and their pairs `(a, b, cosine)`, `a < b`.
+    pub fn dup_pairs(&self, model: &str) -> Result<(HashSet<ContentHash>, Vec<StoredPair>)> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT hash FROM dup_scanned WHERE model = ?1")?;
+        let scanned = st
+            .query_map([model], |r| r.get::<_, Vec<u8>>(0))?
+            .filter_map(|h| h.ok().and_then(|h| hash_from(Some(h))))
+            .collect();
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT a, b, cos FROM dup_pairs WHERE model = ?1")?;
+        let rows = st.query_map([model], |r| {
+            Ok((
+                r.get::<_, Vec<u8>>(0)?,
+                r.get::<_, Vec<u8>>(1)?,
+                r.get::<_, f64>(2)?,
+            ))
+        })?;
+        let mut pairs = Vec::new();
+        for r in rows {
+            let (a, b, cos) = r?;
+            if let (Some(a), Some(b)) = (hash_from(Some(a)), hash_from(Some(b))) {
+                pairs.push((a, b, cos as f32));
+            }
+        }
+        Ok((scanned, pairs))
+    }
+
+    /// Content hash of each of `keys` (file ids) that has one.
+    pub fn hashes_of(&self, keys: &[i64]) -> Result<HashMap<i64, ContentHash>> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT hash FROM files WHERE id = ?1")?;
+        let mut out = HashMap::new();
+        for &k in keys {
+            let h: Option<Vec<u8>> = st.query_row([k], |r| r.get(0)).optional()?.flatten();
+            if let Some(h) = hash_from(h) {
+                out.insert(k, h);
+            }
+        }
+        Ok(out)
     }
 
     /// Pairs of contents the user said are not duplicates, each `(a, b)` with `a < b`.
@@ -878,6 +946,35 @@ impl Writer<'_> {
             "INSERT OR REPLACE INTO embeddings(model, hash, vector) VALUES (?1, ?2, ?3)",
             params![model, &hash[..], encode_vector(v)],
         )?;
+        Ok(())
+    }
+
+    /// Record that `hash`'s duplicate-candidate query ran under `model`, with the contents it
+    /// found and their cosine similarity (see [`Catalog::dup_pairs`]).
+    pub fn put_dup_pairs(
+        &self,
+        model: &str,
+        hash: &ContentHash,
+        found: &[(ContentHash, f32)],
+    ) -> Result<()> {
+        self.tx.execute(
+            "INSERT OR IGNORE INTO dup_scanned(model, hash) VALUES (?1, ?2)",
+            params![model, &hash[..]],
+        )?;
+        for (other, cos) in found {
+            if other == hash {
+                continue;
+            }
+            let (a, b) = if hash < other {
+                (hash, other)
+            } else {
+                (other, hash)
+            };
+            self.tx.execute(
+                "INSERT OR REPLACE INTO dup_pairs(model, a, b, cos) VALUES (?1, ?2, ?3, ?4)",
+                params![model, &a[..], &b[..], *cos as f64],
+            )?;
+        }
         Ok(())
     }
 

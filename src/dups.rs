@@ -339,7 +339,32 @@ impl Pair {
     }
 }
 
-/// Group the photos of `catalog` (whose descriptors are in `index`) into duplicate groups.
+/// Cosine similarity down to which duplicate candidates are looked up when a photo enters the
+/// index and kept in the catalog ([`crate::catalog::Catalog::dup_pairs`]): below every default
+/// threshold (0.78 near, 0.82 same). Grouping at a lower threshold queries the index instead.
+pub const PAIR_FLOOR: f32 = 0.70;
+
+/// Most candidates kept per photo at insert time (as `max_candidates`, with room for files of
+/// identical bytes, which share one descriptor).
+pub const PAIR_LIMIT: usize = 64;
+
+/// The duplicate candidates of each of `vectors` (descriptors already in `index`): range
+/// queries at [`PAIR_FLOOR`], at most [`PAIR_LIMIT`] hits each, `(key, cosine similarity)`.
+/// Run when photos enter the index; [`Writer::put_dup_pairs`] stores the result.
+///
+/// [`Writer::put_dup_pairs`]: crate::catalog::Writer::put_dup_pairs
+pub fn candidates_on_insert(
+    index: &VectorIndex,
+    vectors: &[&[f32]],
+) -> Result<Vec<Vec<(i64, f32)>>> {
+    vectors
+        .par_iter()
+        .map(|v| index.range_search(v, PAIR_FLOOR, PAIR_LIMIT))
+        .collect()
+}
+
+/// Group the photos of `catalog` (whose descriptors, from `model`, are in `index`) into
+/// duplicate groups.
 /// Groups are sorted by tier, then by size (largest first); each group's suggested keeper
 /// comes first.
 ///
@@ -347,6 +372,7 @@ impl Pair {
 pub fn find_duplicates(
     catalog: &Catalog,
     index: &VectorIndex,
+    model: &str,
     opts: &DupOptions,
 ) -> Result<Vec<DupGroup>> {
     let t0 = std::time::Instant::now();
@@ -376,11 +402,37 @@ pub fn find_duplicates(
             Tier::Near => opts.near_similarity.min(opts.same_similarity),
             _ => opts.same_similarity,
         };
+        // Photos whose candidates were stored when they entered the index need no query: a
+        // pair is found by whichever of its two photos entered later.
+        let (scanned, stored) = if floor >= PAIR_FLOOR {
+            catalog.dup_pairs(model)?
+        } else {
+            Default::default()
+        };
+        for (a, b, cos) in stored {
+            if let (Some(&a), Some(&b), true) = (
+                content_of_hash.get(&a),
+                content_of_hash.get(&b),
+                cos >= floor,
+            ) && a != b
+            {
+                pairs.insert((a.min(b), a.max(b)), Pair { cos, phash: None });
+            }
+        }
+        let live: Vec<usize> = (0..n)
+            .filter(|&c| !scanned.contains(&rep(c).hash))
+            .collect();
+        tracing::info!(
+            "dups: {} stored pairs, {} photos to query at {:?}",
+            pairs.len(),
+            live.len(),
+            t0.elapsed()
+        );
         // Duplicates are very close neighbours: a short candidate list finds them (ef_search
         // 32 instead of the query default, restored below).
         let ef = index.ef_search();
         index.set_ef_search(opts.max_candidates.max(32));
-        let found: Vec<Vec<(usize, usize, f32)>> = (0..n)
+        let found: Vec<Vec<(usize, usize, f32)>> = live
             .into_par_iter()
             .map(|c| {
                 let Some(v) = index.vector(rep(c).key) else {

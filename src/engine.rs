@@ -417,7 +417,7 @@ impl Engine {
     ///
     /// Errors: the catalog cannot be read.
     pub fn duplicates(&self, opts: &crate::dups::DupOptions) -> Result<Vec<crate::dups::DupGroup>> {
-        crate::dups::find_duplicates(&self.catalog, &read(&self.index), opts)
+        crate::dups::find_duplicates(&self.catalog, &read(&self.index), &self.model_id, opts)
     }
 
     /// The HNSW index (read access; holds a read lock while the guard lives).
@@ -881,6 +881,8 @@ impl Engine {
             }
         }
         let mut index_ops: Vec<(i64, Option<Vec<f32>>)> = Vec::new();
+        // Contents entering the index: their duplicate candidates are looked up after insertion.
+        let mut entering: Vec<ContentHash> = Vec::new();
         let mut outcomes: Vec<(PathBuf, FileOutcome)> = Vec::new();
         self.catalog.write(|w| {
             for d in batch.iter() {
@@ -909,6 +911,7 @@ impl Engine {
                             let id = w.upsert_file(&facts, Some(h), FileStatus::Ok, None)?;
                             w.log(LogOp::Upsert, id, None)?;
                             index_ops.push((id, Some(v.clone())));
+                            entering.push(*h);
                         }
                         report.reused += 1;
                         outcomes.push((item.path.clone(), FileOutcome::Reused));
@@ -922,6 +925,7 @@ impl Engine {
                         let same = item.prev.as_ref().is_some_and(|p| p.hash == Some(*h));
                         w.log(LogOp::Upsert, id, same.then_some(model))?;
                         index_ops.push((id, Some(v.clone())));
+                        entering.push(*h);
                         report.embedded += 1;
                         outcomes.push((item.path.clone(), FileOutcome::Embedded));
                     }
@@ -959,21 +963,56 @@ impl Engine {
         batch.clear();
         StageClock::add(&clock.commit, t);
         let t = Instant::now();
+        let mut queries: Vec<(ContentHash, Vec<f32>)> = Vec::new();
         {
             let mut index = self.index_mut();
+            let mut entering = entering.into_iter();
             for (id, v) in index_ops {
                 match v {
-                    Some(v) => index.upsert(id, &v)?,
+                    Some(v) => {
+                        index.upsert(id, &v)?;
+                        if let Some(h) = entering.next() {
+                            queries.push((h, v));
+                        }
+                    }
                     None => index.remove(id)?,
                 }
             }
             index.mark_applied(self.catalog.log_head()?);
         }
+        self.store_dup_candidates(model, &queries)?;
         StageClock::add(&clock.insert, t);
         for (p, o) in &outcomes {
             progress.file_done(p, o);
         }
         Ok(())
+    }
+
+    /// Duplicate candidates of contents that just entered the index: one range query each at
+    /// cosine >= [`crate::dups::PAIR_FLOOR`], stored in the catalog so that grouping reads
+    /// them instead of querying every photo again (~0.4–0.6 ms a photo at 100k photos).
+    fn store_dup_candidates(
+        &mut self,
+        model: &str,
+        queries: &[(ContentHash, Vec<f32>)],
+    ) -> Result<()> {
+        if queries.is_empty() {
+            return Ok(());
+        }
+        let vectors: Vec<&[f32]> = queries.iter().map(|(_, v)| v.as_slice()).collect();
+        let hits = crate::dups::candidates_on_insert(&read(&self.index), &vectors)?;
+        let keys: Vec<i64> = hits.iter().flatten().map(|h| h.0).collect();
+        let hash_of = self.catalog.hashes_of(&keys)?;
+        self.catalog.write(|w| {
+            for ((h, _), found) in queries.iter().zip(&hits) {
+                let found: Vec<(ContentHash, f32)> = found
+                    .iter()
+                    .filter_map(|(k, cos)| Some((*hash_of.get(k)?, *cos)))
+                    .collect();
+                w.put_dup_pairs(model, h, &found)?;
+            }
+            Ok(())
+        })
     }
 
     /// Move `paths` to the OS trash (the trash crate: the freedesktop trash on Linux, the
@@ -1223,7 +1262,7 @@ impl Searcher {
     ///
     /// Errors: the catalog cannot be read.
     pub fn duplicates(&self, opts: &crate::dups::DupOptions) -> Result<Vec<crate::dups::DupGroup>> {
-        crate::dups::find_duplicates(&self.catalog, &read(&self.index), opts)
+        crate::dups::find_duplicates(&self.catalog, &read(&self.index), &self.model_id, opts)
     }
 
     /// The catalog (this searcher's read connection).

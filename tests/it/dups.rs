@@ -423,3 +423,52 @@ fn reference_folders_are_never_proposed_for_deletion() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("reference folder"));
     assert!(r.exists());
 }
+
+/// Candidates stored as photos enter the index (indexed in two rounds, so that the second
+/// round's photos find the first's) give the same groups as querying every photo at grouping
+/// time, which is what a catalog without stored candidates gets.
+#[test]
+fn stored_candidates_group_like_queries() {
+    let w = World::new();
+    let pdq = shared().join("images/pdq-threatexchange/pdq/data");
+    copy_dir(&pdq.join("bridge-mods"), &w.lib.join("bridge"));
+    let mut e = w.engine();
+    index(&mut e, std::slice::from_ref(&w.lib));
+    copy_dir(&pdq.join("reg-test-input/dih"), &w.lib.join("dih"));
+    copy_dir(
+        &pdq.join("reg-test-input/labelme-subset"),
+        &w.lib.join("labelme"),
+    );
+    index(&mut e, std::slice::from_ref(&w.lib));
+    let (scanned, pairs) = e.catalog().dup_pairs(e.model_id()).unwrap();
+    assert!(
+        scanned.len() >= 25 && pairs.len() >= 50,
+        "{} {}",
+        scanned.len(),
+        pairs.len()
+    );
+    let summary = |e: &likeness::Engine| -> Vec<(Tier, Vec<String>)> {
+        let mut g: Vec<(Tier, Vec<String>)> = e
+            .duplicates(&DupOptions::default())
+            .unwrap()
+            .into_iter()
+            .map(|g| {
+                let mut names: Vec<String> = g.files.iter().map(|f| name(&f.path)).collect();
+                names.sort();
+                (g.tier, names)
+            })
+            .collect();
+        g.sort();
+        g
+    };
+    let stored = summary(&e);
+    assert!(stored.iter().any(|(_, n)| n.len() >= 20), "{stored:#?}");
+    drop(e);
+    let db = rusqlite::Connection::open(w.data.join("catalog.sqlite")).unwrap();
+    db.execute_batch("DELETE FROM dup_pairs; DELETE FROM dup_scanned;")
+        .unwrap();
+    drop(db);
+    let e = w.engine();
+    assert!(e.catalog().dup_pairs(e.model_id()).unwrap().0.is_empty());
+    assert_eq!(summary(&e), stored);
+}
