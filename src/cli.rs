@@ -760,11 +760,11 @@ fn cmd_bench(cli: &Cli, b: &BenchCommand) -> Result<ExitCode> {
         BenchCommand::Dups { n, work } => {
             let r = crate::bench::dups(*n, cli.quantization, work)?;
             println!(
-                "| photos | planted copies | HNSW build | candidates at insert | grouping (defaults) | grouping, nothing stored | groups | planted copies found | false groups |"
+                "| photos | planted copies | HNSW build | candidates at insert (wall, all cores) | grouping (defaults) | grouping, nothing stored | groups (nothing stored) | planted copies found (nothing stored) | false groups (nothing stored) |"
             );
             println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
             println!(
-                "| {} | {} | {:.1} s | {:.2} ms/photo | {:.1} s | {:.1} s | {} | {:.3} | {} |",
+                "| {} | {} | {:.1} s | {:.2} ms/photo | {:.1} s | {:.1} s | {} ({}) | {:.3} ({:.3}) | {} ({}) |",
                 r.n,
                 r.planted,
                 r.build_s,
@@ -772,8 +772,11 @@ fn cmd_bench(cli: &Cli, b: &BenchCommand) -> Result<ExitCode> {
                 r.group_s,
                 r.group_live_s,
                 r.groups,
+                r.live_groups,
                 r.planted_recall,
-                r.false_groups
+                r.live_planted_recall,
+                r.false_groups,
+                r.live_false_groups
             );
         }
         BenchCommand::Hnsw {

@@ -340,27 +340,47 @@ impl Pair {
 }
 
 /// Cosine similarity down to which duplicate candidates are looked up when a photo enters the
-/// index and kept in the catalog ([`crate::catalog::Catalog::dup_pairs`]): below every default
-/// threshold (0.78 near, 0.82 same). Grouping at a lower threshold queries the index instead.
-pub const PAIR_FLOOR: f32 = 0.70;
+/// index and kept in the catalog ([`crate::catalog::Catalog::dup_pairs`]): the loosest default
+/// threshold (near-duplicate, 0.78). Lower would store pairs of merely similar photos (on the
+/// 100k benchmark, 0.70 kept ~60 per photo); grouping at a lower threshold queries the index.
+pub const PAIR_FLOOR: f32 = 0.78;
 
-/// Most candidates kept per photo at insert time (as `max_candidates`, with room for files of
+/// Most candidates kept per photo at insert time (`max_candidates`, with room for files of
 /// identical bytes, which share one descriptor).
-pub const PAIR_LIMIT: usize = 64;
+pub const PAIR_LIMIT: usize = 24;
 
-/// The duplicate candidates of each of `vectors` (descriptors already in `index`): range
-/// queries at [`PAIR_FLOOR`], at most [`PAIR_LIMIT`] hits each, `(key, cosine similarity)`.
-/// Run when photos enter the index; [`Writer::put_dup_pairs`] stores the result.
+/// Look up and store the duplicate candidates of contents whose descriptors just entered
+/// `index` (`(content, descriptor)` pairs): one range query each at [`PAIR_FLOOR`], at most
+/// [`PAIR_LIMIT`] hits, run in parallel, then one catalog transaction
+/// ([`crate::catalog::Writer::put_dup_pairs`]). Grouping reads them instead of querying every
+/// photo again (see BENCHMARKS.md for the cost at 100k photos).
 ///
-/// [`Writer::put_dup_pairs`]: crate::catalog::Writer::put_dup_pairs
-pub fn candidates_on_insert(
+/// Errors: a failed query, or the catalog cannot be written.
+pub fn store_candidates(
+    catalog: &mut Catalog,
     index: &VectorIndex,
-    vectors: &[&[f32]],
-) -> Result<Vec<Vec<(i64, f32)>>> {
-    vectors
+    model: &str,
+    entering: &[(ContentHash, &[f32])],
+) -> Result<()> {
+    if entering.is_empty() {
+        return Ok(());
+    }
+    let hits: Vec<Vec<(i64, f32)>> = entering
         .par_iter()
-        .map(|v| index.range_search(v, PAIR_FLOOR, PAIR_LIMIT))
-        .collect()
+        .map(|(_, v)| index.range_search(v, PAIR_FLOOR, PAIR_LIMIT))
+        .collect::<Result<_>>()?;
+    let keys: Vec<i64> = hits.iter().flatten().map(|h| h.0).collect();
+    let hash_of = catalog.hashes_of(&keys)?;
+    catalog.write(|w| {
+        for ((h, _), found) in entering.iter().zip(&hits) {
+            let found: Vec<(ContentHash, f32)> = found
+                .iter()
+                .filter_map(|(k, cos)| Some((*hash_of.get(k)?, *cos)))
+                .collect();
+            w.put_dup_pairs(model, h, &found)?;
+        }
+        Ok(())
+    })
 }
 
 /// Group the photos of `catalog` (whose descriptors, from `model`, are in `index`) into

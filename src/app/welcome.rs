@@ -178,6 +178,7 @@ pub const BUNDLED: &[(&str, &str, &str)] = &[
     ),
     ("indicatif, tracing", "progress and logs", "MIT"),
     ("walkdir", "folder scanning", "Unlicense OR MIT"),
+    ("memchr", "finding JPEG markers", "Unlicense OR MIT"),
 ];
 
 /// The About dialog (an egui window; `open` is cleared by its close button).
