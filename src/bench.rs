@@ -370,6 +370,10 @@ pub struct DupsResult {
     /// The same with no stored candidates (a catalog from before they were kept): every photo
     /// is queried, s.
     pub group_live_s: f64,
+    /// Regrouping from kept candidates ([`crate::dups::group`] over
+    /// [`crate::dups::Candidates`], what the app does when only thresholds change): mean
+    /// of three threshold settings, s.
+    pub regroup_s: f64,
     /// Looking up and storing one photo's candidates as it enters the index (range query at
     /// [`crate::dups::PAIR_FLOOR`] with the query-time ef_search, catalog write): wall time
     /// per photo with queries on every core, ms.
@@ -493,19 +497,44 @@ pub fn dups(n: usize, quant: Quantization, work: &Path) -> Result<DupsResult> {
     // What indexing does as photos enter the index: look up and store their candidates.
     let t = Instant::now();
     let hash_of = catalog.hashes_of(&keys)?;
+    // The pHash index fills as photos enter, as in indexing (the HNSW index is already full
+    // here: both find every pair).
+    let mut phashes = crate::dups::PhashIndex::new(n)?;
     for chunk in keys.chunks(4096) {
-        let vectors: Vec<(ContentHash, Vec<f32>)> = chunk
+        let vectors: Vec<(i64, ContentHash, Vec<f32>)> = chunk
             .iter()
-            .filter_map(|k| Some((*hash_of.get(k)?, index.vector(*k)?)))
+            .filter_map(|k| Some((*k, *hash_of.get(k)?, index.vector(*k)?)))
             .collect();
-        let entering: Vec<(ContentHash, &[f32])> =
-            vectors.iter().map(|(h, v)| (*h, v.as_slice())).collect();
-        crate::dups::store_candidates(&mut catalog, &index, model, &entering)?;
+        let entering: Vec<(i64, ContentHash, &[f32])> = vectors
+            .iter()
+            .map(|(k, h, v)| (*k, *h, v.as_slice()))
+            .collect();
+        crate::dups::store_candidates(&mut catalog, &index, &mut phashes, model, &entering)?;
     }
     let insert_query_ms = t.elapsed().as_secs_f64() * 1e3 / n as f64;
     let t = Instant::now();
     let groups = crate::dups::find_duplicates(&catalog, &index, model, &opts)?;
     let group_s = t.elapsed().as_secs_f64();
+    // The app's slider: candidates kept, regrouped at other thresholds.
+    let cands = crate::dups::Candidates::collect(&catalog, &index, model, &opts)?;
+    let mut regroup = Vec::new();
+    for o in [
+        crate::dups::DupOptions {
+            same_similarity: 0.9,
+            ..opts
+        },
+        crate::dups::DupOptions {
+            tier: crate::dups::Tier::Near,
+            ..opts
+        },
+        opts,
+    ] {
+        let t = Instant::now();
+        crate::dups::group(&cands, &catalog, &index, &o)?;
+        regroup.push(t.elapsed().as_secs_f64());
+    }
+    let regroup_s = regroup.iter().sum::<f64>() / regroup.len() as f64;
+    drop(cands);
 
     let index_of: std::collections::HashMap<&Path, usize> = paths
         .iter()
@@ -554,6 +583,7 @@ pub fn dups(n: usize, quant: Quantization, work: &Path) -> Result<DupsResult> {
         build_s,
         group_s,
         group_live_s,
+        regroup_s,
         insert_query_ms,
         groups: groups.len(),
         planted_recall,

@@ -22,6 +22,10 @@ pub type ContentHash = [u8; 32];
 
 const SCHEMA_VERSION: i64 = 1;
 
+/// What `dup_pairs` holds: "2" = descriptor pairs at cosine ≥ `dups::PAIR_FLOOR` and pHash
+/// pairs within `dups::PAIR_PHASH_DISTANCE` bits in some dihedral view.
+const DUP_CANDIDATES_VERSION: &str = "2";
+
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS libraries(
@@ -70,7 +74,8 @@ CREATE TABLE IF NOT EXISTS not_duplicates(
     PRIMARY KEY(a, b)
 ) WITHOUT ROWID;
 -- Duplicate candidates found when a descriptor entered the HNSW index (range query at
--- cosine >= dups::PAIR_FLOOR), per model, by content; a < b. `dup_scanned` lists the contents
+-- cosine >= dups::PAIR_FLOOR, and pHash query within dups::PAIR_PHASH_DISTANCE bits, with
+-- the pair's cosine), per model, by content; a < b. `dup_scanned` lists the contents
 -- whose query ran: their pairs with everything indexed before them are here, and later
 -- contents' own queries find them.
 CREATE TABLE IF NOT EXISTS dup_pairs(
@@ -331,12 +336,29 @@ impl Catalog {
                 )));
             }
         }
+        // Stored duplicate candidates of an older kind (descriptor pairs only) are dropped;
+        // indexing looks them up again ([`crate::Engine::store_missing_candidates`]).
+        if cat.meta("dup_candidates")?.as_deref() != Some(DUP_CANDIDATES_VERSION) {
+            cat.conn
+                .execute_batch("BEGIN; DELETE FROM dup_pairs; DELETE FROM dup_scanned; COMMIT;")?;
+            cat.set_meta("dup_candidates", DUP_CANDIDATES_VERSION)?;
+        }
         Ok(cat)
     }
 
     /// Path of the database file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// SQLite's `PRAGMA data_version` of this connection: it changes when another connection
+    /// commits a change to the catalog, so a reader can tell whether what it derived is stale.
+    ///
+    /// Errors: the catalog cannot be read.
+    pub fn data_version(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA data_version", [], |r| r.get(0))?)
     }
 
     /// Read a `meta` value.
@@ -720,6 +742,46 @@ impl Catalog {
             }
         }
         Ok((scanned, pairs))
+    }
+
+    /// The perceptual hashes (64 bytes, see [`PhotoRow::phash`]) of those of `hashes` that
+    /// have one.
+    pub fn phashes(&self, hashes: &[ContentHash]) -> Result<HashMap<ContentHash, Vec<u8>>> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT phash FROM contents WHERE hash = ?1")?;
+        let mut out = HashMap::new();
+        for h in hashes {
+            let p: Option<Vec<u8>> = st.query_row([&h[..]], |r| r.get(0)).optional()?.flatten();
+            if let Some(p) = p.filter(|p| p.len() >= 8) {
+                out.insert(*h, p);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Indexed contents whose duplicate candidates under `model` were never stored (indexed
+    /// before candidates were kept, or a kill between the index and the candidates' write):
+    /// one `(file id, content)` each.
+    pub fn unscanned(&self, model: &str) -> Result<Vec<(i64, ContentHash)>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT MIN(f.id), f.hash FROM files f
+             WHERE f.status = 0 AND f.hash IS NOT NULL
+               AND f.hash IN (SELECT hash FROM embeddings WHERE model = ?1)
+               AND f.hash NOT IN (SELECT hash FROM dup_scanned WHERE model = ?1)
+             GROUP BY f.hash",
+        )?;
+        let rows = st.query_map([model], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+        })?;
+        let mut out = Vec::new();
+        for r in rows {
+            let (k, h) = r?;
+            if let Some(h) = hash_from(Some(h)) {
+                out.push((k, h));
+            }
+        }
+        Ok(out)
     }
 
     /// Content hash of each of `keys` (file ids) that has one.

@@ -199,6 +199,10 @@ pub struct Engine {
     model_id: String,
     index: SharedIndex,
     embedder: Option<Embedder>,
+    /// The photos' pHashes for duplicate candidates at insert time: built from the catalog
+    /// when first needed, kept up to date by indexing (removed photos may linger: a candidate
+    /// is scored from the catalog, so a stale one costs nothing but a lookup).
+    phash_index: Option<crate::dups::PhashIndex>,
     open_report: OpenReport,
     /// The data dir's writer lock, held while this (writing) engine lives.
     _writer_lock: Option<std::fs::File>,
@@ -388,6 +392,7 @@ impl Engine {
             model_id,
             index: Arc::new(RwLock::new(index)),
             embedder: None,
+            phash_index: None,
             open_report,
             _writer_lock: writer_lock,
         })
@@ -441,6 +446,7 @@ impl Engine {
             model_id: self.model_id.clone(),
             index: Arc::clone(&self.index),
             embedder: None,
+            dup_candidates: None,
         })
     }
 
@@ -849,6 +855,10 @@ impl Engine {
             }
             report.removed = gone.len() as u64;
             self.catalog.collect_garbage()?;
+            let backfilled = self.store_missing_candidates(cancel)?;
+            if backfilled > 0 {
+                tracing::info!("duplicate candidates looked up for {backfilled} older photos");
+            }
         }
         self.save_index()?;
         StageClock::add(&clock.commit, t);
@@ -963,7 +973,8 @@ impl Engine {
         batch.clear();
         StageClock::add(&clock.commit, t);
         let t = Instant::now();
-        let mut queries: Vec<(ContentHash, Vec<f32>)> = Vec::new();
+        let mut queries: Vec<(i64, ContentHash, Vec<f32>)> = Vec::new();
+        let mut removed: Vec<i64> = Vec::new();
         {
             let mut index = self.index_mut();
             let mut entering = entering.into_iter();
@@ -972,22 +983,85 @@ impl Engine {
                     Some(v) => {
                         index.upsert(id, &v)?;
                         if let Some(h) = entering.next() {
-                            queries.push((h, v));
+                            queries.push((id, h, v));
                         }
                     }
-                    None => index.remove(id)?,
+                    None => {
+                        index.remove(id)?;
+                        removed.push(id);
+                    }
                 }
             }
             index.mark_applied(self.catalog.log_head()?);
         }
-        let entering: Vec<(ContentHash, &[f32])> =
-            queries.iter().map(|(h, v)| (*h, v.as_slice())).collect();
-        crate::dups::store_candidates(&mut self.catalog, &read(&self.index), model, &entering)?;
+        if let Some(ph) = &mut self.phash_index {
+            for id in removed {
+                ph.remove(id as u64)?;
+            }
+        }
+        let entering: Vec<(i64, ContentHash, &[f32])> = queries
+            .iter()
+            .map(|(k, h, v)| (*k, *h, v.as_slice()))
+            .collect();
+        self.store_candidates(&entering)?;
         StageClock::add(&clock.insert, t);
         for (p, o) in &outcomes {
             progress.file_done(p, o);
         }
         Ok(())
+    }
+
+    /// Look up and store the duplicate candidates of `entering` (`(file id, content,
+    /// descriptor)`, already in the index): see [`crate::dups::store_candidates`]. Builds the
+    /// pHash index from the catalog first if this engine has none yet.
+    fn store_candidates(&mut self, entering: &[(i64, ContentHash, &[f32])]) -> Result<()> {
+        if entering.is_empty() {
+            return Ok(());
+        }
+        if self.phash_index.is_none() {
+            let t = Instant::now();
+            let ix = crate::dups::PhashIndex::from_photos(&self.catalog.photos()?)?;
+            tracing::info!(
+                "pHash index of {} photos built in {:?}",
+                ix.len(),
+                t.elapsed()
+            );
+            self.phash_index = Some(ix);
+        }
+        let phashes = self.phash_index.as_mut().expect("built above");
+        let index = read(&self.index);
+        crate::dups::store_candidates(&mut self.catalog, &index, phashes, &self.model_id, entering)
+    }
+
+    /// Look up and store the duplicate candidates of indexed photos that have none (indexed
+    /// by an older version, or killed between the index write and the candidates' write), in
+    /// batches of 1,024 until done or `cancel` is set. Indexing calls it at the end of a
+    /// complete run. Returns how many contents were looked up.
+    ///
+    /// Errors: the catalog cannot be read or written, or a query fails.
+    pub fn store_missing_candidates(&mut self, cancel: &AtomicBool) -> Result<usize> {
+        self.check_writable()?;
+        let missing = self.catalog.unscanned(&self.model_id)?;
+        let mut done = 0;
+        for chunk in missing.chunks(1024) {
+            if cancel.load(Ordering::Relaxed) {
+                break;
+            }
+            let vectors: Vec<(i64, ContentHash, Vec<f32>)> = {
+                let index = read(&self.index);
+                chunk
+                    .iter()
+                    .filter_map(|&(k, h)| Some((k, h, index.vector(k)?)))
+                    .collect()
+            };
+            let entering: Vec<(i64, ContentHash, &[f32])> = vectors
+                .iter()
+                .map(|(k, h, v)| (*k, *h, v.as_slice()))
+                .collect();
+            self.store_candidates(&entering)?;
+            done += chunk.len();
+        }
+        Ok(done)
     }
 
     /// Move `paths` to the OS trash (the trash crate: the freedesktop trash on Linux, the
@@ -1211,6 +1285,9 @@ pub struct Searcher {
     model_id: String,
     index: SharedIndex,
     embedder: Option<Embedder>,
+    /// Duplicate candidates of the last grouping and the catalog's data version they were
+    /// read at: a threshold change regroups from them.
+    dup_candidates: Option<(i64, crate::dups::Candidates)>,
 }
 
 impl Searcher {
@@ -1233,11 +1310,29 @@ impl Searcher {
         )
     }
 
-    /// Duplicate groups of the library (see [`crate::dups`]).
+    /// Duplicate groups of the library (see [`crate::dups`]). The candidate pairs are kept
+    /// while the catalog is unchanged, so asking again with other thresholds (the app's
+    /// slider) only regroups: at 100k photos well under a second, against seconds to collect
+    /// them (BENCHMARKS.md).
     ///
     /// Errors: the catalog cannot be read.
-    pub fn duplicates(&self, opts: &crate::dups::DupOptions) -> Result<Vec<crate::dups::DupGroup>> {
-        crate::dups::find_duplicates(&self.catalog, &read(&self.index), &self.model_id, opts)
+    pub fn duplicates(
+        &mut self,
+        opts: &crate::dups::DupOptions,
+    ) -> Result<Vec<crate::dups::DupGroup>> {
+        let version = self.catalog.data_version()?;
+        let index = read(&self.index);
+        let fresh = self
+            .dup_candidates
+            .as_ref()
+            .is_some_and(|(v, c)| *v == version && c.covers(opts));
+        if !fresh {
+            self.dup_candidates = None; // free the old ones first
+            let c = crate::dups::Candidates::collect(&self.catalog, &index, &self.model_id, opts)?;
+            self.dup_candidates = Some((version, c));
+        }
+        let (_, c) = self.dup_candidates.as_ref().expect("set above");
+        crate::dups::group(c, &self.catalog, &index, opts)
     }
 
     /// The catalog (this searcher's read connection).

@@ -1,7 +1,7 @@
 //! The duplicate view: groups as rows of thumbnails with tier, reasons and scores, the
 //! suggested keeper (click another photo to keep it instead), files marked for the trash,
 //! trash with undo, "not a duplicate" (of the kept photo, for any member), and a threshold
-//! that regroups on release.
+//! that regroups live as it moves.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -31,6 +31,8 @@ pub struct DupView {
     pub focus: usize,
     /// Groups were asked for at least once.
     pub loaded: bool,
+    /// The options changed while a grouping was in flight: ask again when it arrives.
+    pub stale: bool,
 }
 
 impl Default for DupView {
@@ -44,6 +46,7 @@ impl Default for DupView {
             marked: HashSet::new(),
             focus: 0,
             loaded: false,
+            stale: false,
         }
     }
 }
@@ -57,8 +60,15 @@ fn tier_label(t: Tier) -> &'static str {
 }
 
 impl DupView {
-    /// Ask the worker to group with the current options.
+    /// Ask the worker to group with the current options (once the grouping in flight, if any,
+    /// has arrived: the worker keeps the candidate pairs, so each regrouping is quick, but
+    /// a slider drag must not queue one per frame).
     pub fn request(&mut self, worker: &Worker) {
+        if self.pending {
+            self.stale = true;
+            return;
+        }
+        self.stale = false;
         self.pending = true;
         self.loaded = true;
         worker.send(Command::Duplicates(self.opts));
@@ -130,7 +140,7 @@ impl DupView {
     /// Draw the view.
     pub fn ui(&mut self, ui: &mut egui::Ui, thumbs: &mut Thumbnails, worker: &Worker, cell: f32) {
         thumbs.begin_frame();
-        if !self.loaded {
+        if !self.loaded || (self.stale && !self.pending) {
             self.request(worker);
         }
         let mut regroup = false;
@@ -151,7 +161,7 @@ impl DupView {
                             .fixed_decimals(2)
                             .text("similarity threshold"),
                     )
-                    .drag_stopped();
+                    .changed();
             }
             if ui.button("Regroup").clicked() {
                 regroup = true;
