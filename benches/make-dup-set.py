@@ -10,6 +10,8 @@ For each of N real photos from ../shared/data/images (distinct pictures, short s
       brightness-contrast, greyscale, blur, rotate-5, caption-bar, png
   OUT/<id>/near-reframe.jpg       another framing of the same scene (the top-right 45% window,
                                   slightly brighter): a near-duplicate, NOT the same picture
+  OUT/<id>/near-real-shot.jpg     for the two real HDR-off originals: the HDR-on shot taken
+                                  right after (a real near-duplicate)
 Photos of different <id>s are unrelated. truth.json lists the groups. Deterministic.
 """
 import argparse
@@ -25,10 +27,24 @@ SOURCES = [
     "exif-samples/jpg/*.jpg",
     "exif-samples/jpg/gps/*.jpg",
     "exif-samples/jpg/mobile/*.jpg",
+    "exif-samples/jpg/exif-org/*.jpg",
+    "exif-samples/jpg/tests/*.jpg",
+    "exif-samples/jpg/orientation/landscape_1.jpg",
+    "exif-samples/jpg/xmp/no_exif.jpg",
     "pdq-threatexchange/pdq/data/reg-test-input/labelme-subset/*.jpg",
+    "pdq-threatexchange/pdq/data/reg-test-input/exif-rotn/exif-rotn-1.jpg",
     "imagededup-tests/tests/data/base_images/*.jpg",
     "oculante-tests/tests/*unsplash*.jpg",
+    "oculante-tests/tests/moss.jpg",
+    "oculante-tests/tests/red-at-12-oclock-with-color-profile.jpg",
     "pdq-threatexchange/pdq/data/bridge-mods/aaa-orig.jpg",
+]
+# Real near-duplicates: two shots of one scene seconds apart (HDR off, then on; the Canon pair
+# is also reframed). The first is an original like the others; the second is its real "near"
+# partner, besides the synthetic reframe.
+REAL_NEAR = [
+    ("exif-samples/jpg/hdr/canon_hdr_NO.jpg", "exif-samples/jpg/hdr/canon_hdr_YES.jpg"),
+    ("exif-samples/jpg/hdr/iphone_hdr_NO.jpg", "exif-samples/jpg/hdr/iphone_hdr_YES.jpg"),
 ]
 # Same picture as another source (would make two "unrelated" originals duplicates).
 SKIP = {"Canon_40D_photoshop_import.jpg", "corrupted.jpg", "PaintTool_sample.jpg"}
@@ -74,27 +90,41 @@ def reframe(img):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("out")
-    ap.add_argument("--originals", type=int, default=40)
+    ap.add_argument("--originals", type=int, default=100)
     a = ap.parse_args()
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    picked = []
+    def load(p):
+        try:
+            img = ImageOps.exif_transpose(Image.open(p)).convert("RGB")
+        except Exception as e:  # corrupt sources are simply not used
+            print(f"skip {p}: {e}", file=sys.stderr)
+            return None
+        if min(img.size) < 300:
+            return None
+        # A featureless picture (one exif-samples test file is uniform grey) is no photo.
+        lo, hi = img.convert("L").getextrema()
+        if hi - lo < 16:
+            print(f"skip {p}: featureless", file=sys.stderr)
+            return None
+        if max(img.size) > 2048:  # keeps the set quick to index; transformations are relative
+            img.thumbnail((2048, 2048), Image.LANCZOS)
+        return img
+
+    picked = []  # (source, image, real near partner or None)
     for pat in SOURCES:
         for p in sorted(SHARED.glob(pat)):
             if p.name in SKIP or len(picked) >= a.originals:
                 continue
-            try:
-                img = ImageOps.exif_transpose(Image.open(p)).convert("RGB")
-            except Exception as e:  # corrupt sources are simply not used
-                print(f"skip {p}: {e}", file=sys.stderr)
-                continue
-            if min(img.size) < 300:
-                continue
-            if max(img.size) > 2048:  # keeps the set quick to index; transformations are relative
-                img.thumbnail((2048, 2048), Image.LANCZOS)
-            picked.append((p, img))
+            img = load(p)
+            if img is not None:
+                picked.append((p, img, None))
+    for first, second in REAL_NEAR:
+        img, partner = load(SHARED / first), load(SHARED / second)
+        if img is not None and partner is not None and len(picked) < a.originals:
+            picked.append((SHARED / first, img, partner))
     truth = {"groups": []}
-    for i, (src, img) in enumerate(picked):
+    for i, (src, img, partner) in enumerate(picked):
         gid = f"{i:03d}"
         d = out / gid
         d.mkdir(exist_ok=True)
@@ -105,11 +135,16 @@ def main():
             im.save(f, **kw) if ext == "png" else im.save(f, quality=kw.get("quality", 90))
             same.append(f"{gid}/{f.name}")
         reframe(img).save(d / "near-reframe.jpg", quality=90)
+        near = [f"{gid}/near-reframe.jpg"]
+        if partner is not None:
+            partner.save(d / "near-real-shot.jpg", quality=95)
+            near.append(f"{gid}/near-real-shot.jpg")
         truth["groups"].append(
-            {"id": gid, "source": str(src.relative_to(SHARED)), "same": same, "near": [f"{gid}/near-reframe.jpg"]}
+            {"id": gid, "source": str(src.relative_to(SHARED)), "same": same, "near": near}
         )
     (out / "truth.json").write_text(json.dumps(truth, indent=1))
-    print(f"{len(picked)} originals, {len(picked) * 16} files in {out}")
+    n_files = sum(len(g["same"]) + len(g["near"]) for g in truth["groups"])
+    print(f"{len(picked)} originals, {n_files} files in {out}")
 
 
 if __name__ == "__main__":

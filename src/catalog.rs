@@ -22,9 +22,16 @@ pub type ContentHash = [u8; 32];
 
 const SCHEMA_VERSION: i64 = 1;
 
-/// What `dup_pairs` holds: "2" = descriptor pairs at cosine ≥ `dups::PAIR_FLOOR` and pHash
-/// pairs within `dups::PAIR_PHASH_DISTANCE` bits in some dihedral view.
-const DUP_CANDIDATES_VERSION: &str = "2";
+/// What `dup_pairs` holds: descriptor pairs at cosine ≥ [`crate::dups::PAIR_FLOOR`] and pHash
+/// pairs within [`crate::dups::PAIR_PHASH_DISTANCE`] bits in some dihedral view. Stored pairs
+/// of any other kind (an older version, another floor) are dropped when the catalog opens.
+fn dup_candidates_kind() -> String {
+    format!(
+        "descriptor>={};phash<={}",
+        crate::dups::PAIR_FLOOR,
+        crate::dups::PAIR_PHASH_DISTANCE
+    )
+}
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -336,12 +343,13 @@ impl Catalog {
                 )));
             }
         }
-        // Stored duplicate candidates of an older kind (descriptor pairs only) are dropped;
+        // Stored duplicate candidates of another kind (older, or another floor) are dropped;
         // indexing looks them up again ([`crate::Engine::store_missing_candidates`]).
-        if cat.meta("dup_candidates")?.as_deref() != Some(DUP_CANDIDATES_VERSION) {
+        let kind = dup_candidates_kind();
+        if cat.meta("dup_candidates")?.as_deref() != Some(kind.as_str()) {
             cat.conn
                 .execute_batch("BEGIN; DELETE FROM dup_pairs; DELETE FROM dup_scanned; COMMIT;")?;
-            cat.set_meta("dup_candidates", DUP_CANDIDATES_VERSION)?;
+            cat.set_meta("dup_candidates", &kind)?;
         }
         Ok(cat)
     }

@@ -8,9 +8,11 @@
 //!   90°/180°/270° and mirrors, stored per photo at index time), which finds rotated and
 //!   mirrored copies a CNN descriptor does not.
 //! - **near-duplicate**: different shots of one scene (bursts, edits): cosine ≥
-//!   [`DupOptions::near_similarity`], joining two same-picture groups only where enough of
-//!   the smaller one's members link them ([`NEAR_SUPPORT`]), so one chance resemblance does
-//!   not chain groups.
+//!   [`DupOptions::near_similarity`].
+//!
+//! A link on descriptor similarity alone joins two groups only where enough of the smaller
+//! one's members link them ([`NEAR_SUPPORT`]), so one chance resemblance does not chain
+//! groups; pHash matches join first and need no support.
 //!
 //! Candidate pairs come from range queries on the HNSW index (cosine) and on a Hamming HNSW
 //! index of the pHashes (usearch, binary vectors), never an all-pairs pass. Indexing runs both
@@ -82,10 +84,10 @@ impl Default for DupOptions {
     fn default() -> Self {
         DupOptions {
             tier: Tier::Same,
-            same_similarity: 0.82,
+            same_similarity: 0.78,
             same_phash_distance: 8,
             phash_min_similarity: 0.30,
-            near_similarity: 0.78,
+            near_similarity: 0.74,
             max_candidates: 16,
         }
     }
@@ -331,10 +333,15 @@ struct Pair {
 }
 
 impl Pair {
+    /// The pHashes match in some dihedral view, and the descriptors agree enough for that to
+    /// mean something.
+    fn phash_match(&self, o: &DupOptions) -> bool {
+        self.phash.is_some_and(|(d, _)| d <= o.same_phash_distance)
+            && self.cos >= o.phash_min_similarity
+    }
+
     fn tier(&self, o: &DupOptions) -> Option<Tier> {
-        let phash_same = self.phash.is_some_and(|(d, _)| d <= o.same_phash_distance)
-            && self.cos >= o.phash_min_similarity;
-        if self.cos >= o.same_similarity || phash_same {
+        if self.cos >= o.same_similarity || self.phash_match(o) {
             Some(Tier::Same)
         } else if self.cos >= o.near_similarity {
             Some(Tier::Near)
@@ -346,9 +353,9 @@ impl Pair {
 
 /// Cosine similarity down to which duplicate candidates are looked up when a photo enters the
 /// index and kept in the catalog ([`crate::catalog::Catalog::dup_pairs`]): the loosest default
-/// threshold (near-duplicate, 0.78). Lower would store pairs of merely similar photos (on the
+/// threshold (near-duplicate, 0.74). Lower would store pairs of merely similar photos (on the
 /// 100k benchmark, 0.70 kept ~60 per photo); grouping at a lower threshold queries the index.
-pub const PAIR_FLOOR: f32 = 0.78;
+pub const PAIR_FLOOR: f32 = 0.74;
 
 /// Most candidates kept per photo at insert time (`max_candidates`, with room for files of
 /// identical bytes, which share one descriptor).
@@ -754,8 +761,8 @@ pub fn group(
             apart.entry(b).or_default().push(a);
         }
     }
-    // Links at the requested tier, strongest first (tier, then similarity), in a fixed order.
-    let mut ranked: Vec<Link> = cands
+    // Links at the requested tier, replayed strongest first (see `supported_links`).
+    let ranked: Vec<Link> = cands
         .pairs
         .iter()
         .filter_map(|&((a, b), p)| {
@@ -765,15 +772,10 @@ pub fn group(
                 b,
                 tier,
                 cos: p.cos,
+                phash: p.phash_match(opts),
             })
         })
         .collect();
-    ranked.sort_by(|x, y| {
-        x.tier
-            .cmp(&y.tier)
-            .then(y.cos.total_cmp(&x.cos))
-            .then((x.a, x.b).cmp(&(y.a, y.b)))
-    });
     let ranked = supported_links(n, ranked);
     let mut uf = UnionFind::new(n);
     for l in &ranked {
@@ -843,61 +845,73 @@ struct Link {
     b: usize,
     tier: Tier,
     cos: f32,
+    /// Backed by a pHash match (a pixel-level fact), not by the descriptors alone.
+    phash: bool,
 }
 
-/// Share of a same-picture group's members that must have a near-duplicate link to another
-/// group before the two are joined as near-duplicates (of the smaller group; at least one link).
+/// Share of a group's members that must link to another group (of the smaller group; at
+/// least one) before a link on descriptor similarity alone joins the two.
 ///
 /// Without it one link chains whole groups: on the duplicate benchmark two different streets
 /// of one town became one near-duplicate group of 29 files because their 20 % thumbnails were
-/// 0.82 alike, which cost the near tier 7 points of precision (BENCHMARKS.md).
+/// 0.82 alike, which cost the near tier 7 points of precision; the same chaining kept the
+/// same-picture threshold at 0.82, and with the rule it is 0.78 (BENCHMARKS.md).
 pub const NEAR_SUPPORT: f32 = 0.5;
 
-/// Keep the links (`ranked`, strongest first, over `n` contents) that may join groups: every
-/// same-picture link, and the near-duplicate links between two same-picture groups (the
-/// components of the same-picture links) only where at least [`NEAR_SUPPORT`] of the smaller
-/// group's members link them. Links inside one same-picture group stay (they set no group).
-fn supported_links(n: usize, ranked: Vec<Link>) -> Vec<Link> {
+/// Keep the links (over `n` contents) that may join groups, replaying them as agglomerative
+/// clustering: pHash-backed links first, then by tier and similarity, strongest first. A
+/// pHash-backed link always joins, as does any link to a lone photo; a link on descriptor
+/// similarity alone joins two groups only where at least [`NEAR_SUPPORT`] of the smaller
+/// group's members have a link (at the requested tier) into the other. Links inside one group
+/// stay (they set no group, but count for its tier). Returns them in replay order.
+fn supported_links(n: usize, mut links: Vec<Link>) -> Vec<Link> {
+    links.sort_by(|x, y| {
+        y.phash
+            .cmp(&x.phash)
+            .then(x.tier.cmp(&y.tier))
+            .then(y.cos.total_cmp(&x.cos))
+            .then((x.a, x.b).cmp(&(y.a, y.b)))
+    });
+    let mut adj: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for l in &links {
+        adj[l.a].push(l.b);
+        adj[l.b].push(l.a);
+    }
     let mut uf = UnionFind::new(n);
-    for l in ranked.iter().filter(|l| l.tier <= Tier::Same) {
-        uf.union(l.a, l.b);
-    }
-    let mut size = vec![0usize; n];
-    for c in 0..n {
-        size[uf.find(c)] += 1;
-    }
-    // Each near-duplicate link across two groups: the pair of groups, and the link's end in
-    // the smaller one.
-    let across: Vec<Option<((usize, usize), usize)>> = ranked
-        .iter()
-        .map(|l| {
-            let (ra, rb) = (uf.find(l.a), uf.find(l.b));
-            (l.tier == Tier::Near && ra != rb).then(|| {
-                let end = if (size[ra], ra) <= (size[rb], rb) {
-                    l.a
-                } else {
-                    l.b
-                };
-                ((ra.min(rb), ra.max(rb)), end)
-            })
-        })
-        .collect();
-    let mut linked: HashMap<(usize, usize), HashSet<usize>> = HashMap::new();
-    for &(groups, end) in across.iter().flatten() {
-        linked.entry(groups).or_default().insert(end);
-    }
-    ranked
-        .into_iter()
-        .zip(across)
-        .filter(|(_, x)| match x {
-            None => true,
-            Some((g, _)) => {
-                let smaller = size[g.0].min(size[g.1]) as f32;
-                linked[g].len() as f32 >= (NEAR_SUPPORT * smaller).max(1.0)
+    // Members of each group, by root.
+    let mut members: HashMap<usize, Vec<usize>> = HashMap::new();
+    let mut kept = Vec::with_capacity(links.len());
+    for l in links {
+        let (ra, rb) = (uf.find(l.a), uf.find(l.b));
+        if ra == rb {
+            kept.push(l);
+            continue;
+        }
+        let size = |r: usize, m: &HashMap<usize, Vec<usize>>| m.get(&r).map_or(1, Vec::len);
+        let (small, big) = if (size(ra, &members), ra) <= (size(rb, &members), rb) {
+            (ra, rb)
+        } else {
+            (rb, ra)
+        };
+        let small_members = members.get(&small).cloned().unwrap_or_else(|| vec![small]);
+        if !l.phash && small_members.len() > 1 {
+            let linked = small_members
+                .iter()
+                .filter(|&&m| adj[m].iter().any(|&x| uf.find(x) == big))
+                .count();
+            if (linked as f32) < (NEAR_SUPPORT * small_members.len() as f32).max(1.0) {
+                continue;
             }
-        })
-        .map(|(l, _)| l)
-        .collect()
+        }
+        uf.union(ra, rb);
+        let root = uf.find(ra);
+        let mut all = members.remove(&big).unwrap_or_else(|| vec![big]);
+        members.remove(&small);
+        all.extend(small_members);
+        members.insert(root, all);
+        kept.push(l);
+    }
+    kept
 }
 
 /// The tier of a group of contents: exact for one content (identical files), same picture
@@ -1147,7 +1161,20 @@ mod tests {
     use super::*;
 
     fn link(a: usize, b: usize, tier: Tier, cos: f32) -> Link {
-        Link { a, b, tier, cos }
+        Link {
+            a,
+            b,
+            tier,
+            cos,
+            phash: false,
+        }
+    }
+
+    fn phash_link(a: usize, b: usize, cos: f32) -> Link {
+        Link {
+            phash: true,
+            ..link(a, b, Tier::Same, cos)
+        }
     }
 
     /// Groups after [`supported_links`], as sorted member lists of size > 1.
@@ -1193,6 +1220,25 @@ mod tests {
         l.push(link(3, 6, Tier::Near, 0.8));
         l.push(link(3, 7, Tier::Near, 0.81));
         assert_eq!(groups(8, l).len(), 2);
+    }
+
+    #[test]
+    fn one_same_picture_link_does_not_chain_either() {
+        // Each group held together by pHash matches (copies 3 and 7 are 20 % thumbnails, only
+        // 0.74 alike to the rest by descriptor), and the two thumbnails 0.9 alike: processed
+        // after the pHash links, that lone link finds no support.
+        let mut l = Vec::new();
+        for (a, b) in [(0, 1), (1, 2), (2, 3), (4, 5), (5, 6), (6, 7)] {
+            l.push(phash_link(a, b, 0.74));
+        }
+        l.push(link(3, 7, Tier::Same, 0.9));
+        assert_eq!(
+            groups(8, l.clone()),
+            vec![vec![0, 1, 2, 3], vec![4, 5, 6, 7]]
+        );
+        // A pHash match joins whatever the support.
+        l.push(phash_link(2, 6, 0.5));
+        assert_eq!(groups(8, l).len(), 1);
     }
 
     #[test]
