@@ -22,12 +22,13 @@ pub type ContentHash = [u8; 32];
 
 const SCHEMA_VERSION: i64 = 1;
 
-/// What `dup_pairs` holds: descriptor pairs at cosine ≥ [`crate::dups::PAIR_FLOOR`] and pHash
-/// pairs within [`crate::dups::PAIR_PHASH_DISTANCE`] bits in some dihedral view. Stored pairs
-/// of any other kind (an older version, another floor) are dropped when the catalog opens.
+/// What `dup_candidates` holds: descriptor pairs at cosine ≥ [`crate::dups::PAIR_FLOOR`] and
+/// pHash pairs within [`crate::dups::PAIR_PHASH_DISTANCE`] bits in some dihedral view. Stored
+/// candidates of any other kind (an older layout, another floor) are dropped when the catalog
+/// opens.
 fn dup_candidates_kind() -> String {
     format!(
-        "descriptor>={};phash<={}",
+        "v3;descriptor>={};phash<={}",
         crate::dups::PAIR_FLOOR,
         crate::dups::PAIR_PHASH_DISTANCE
     )
@@ -80,21 +81,15 @@ CREATE TABLE IF NOT EXISTS not_duplicates(
     b BLOB NOT NULL,
     PRIMARY KEY(a, b)
 ) WITHOUT ROWID;
--- Duplicate candidates found when a descriptor entered the HNSW index (range query at
--- cosine >= dups::PAIR_FLOOR, and pHash query within dups::PAIR_PHASH_DISTANCE bits, with
--- the pair's cosine), per model, by content; a < b. `dup_scanned` lists the contents
--- whose query ran: their pairs with everything indexed before them are here, and later
--- contents' own queries find them.
-CREATE TABLE IF NOT EXISTS dup_pairs(
-    model TEXT NOT NULL,
-    a BLOB NOT NULL,
-    b BLOB NOT NULL,
-    cos REAL NOT NULL,
-    PRIMARY KEY(model, a, b)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS dup_scanned(
+-- Duplicate candidates found when a content entered the HNSW index (range query at cosine >=
+-- dups::PAIR_FLOOR, and pHash query within dups::PAIR_PHASH_DISTANCE bits), per model: one row
+-- per content whose query ran, `found` = the contents found, 36-byte records (32-byte content
+-- hash, f32 little-endian cosine similarity). A pair is in the row of whichever of its two
+-- contents entered later. Derived data: dropped and looked up again when its kind changes.
+CREATE TABLE IF NOT EXISTS dup_candidates(
     model TEXT NOT NULL,
     hash BLOB NOT NULL,
+    found BLOB NOT NULL,
     PRIMARY KEY(model, hash)
 ) WITHOUT ROWID;
 -- Files sent to the OS trash by Likeness, per batch, for undo.
@@ -116,6 +111,9 @@ CREATE TABLE IF NOT EXISTS index_log(
 /// A duplicate candidate pair stored at insert time: contents `a < b` and their cosine
 /// similarity.
 pub type StoredPair = (ContentHash, ContentHash, f32);
+
+/// Bytes per found content in `dup_candidates.found`: content hash, f32 cosine.
+const DUP_RECORD: usize = 36;
 
 /// What became of a file the last time it was looked at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -347,8 +345,10 @@ impl Catalog {
         // indexing looks them up again ([`crate::Engine::store_missing_candidates`]).
         let kind = dup_candidates_kind();
         if cat.meta("dup_candidates")?.as_deref() != Some(kind.as_str()) {
-            cat.conn
-                .execute_batch("BEGIN; DELETE FROM dup_pairs; DELETE FROM dup_scanned; COMMIT;")?;
+            cat.conn.execute_batch(
+                "BEGIN; DROP TABLE IF EXISTS dup_pairs; DROP TABLE IF EXISTS dup_scanned;
+                 DELETE FROM dup_candidates; COMMIT;",
+            )?;
             cat.set_meta("dup_candidates", &kind)?;
         }
         Ok(cat)
@@ -715,38 +715,34 @@ impl Catalog {
                  AND hash NOT IN (SELECT hash FROM trash_log WHERE restored = 0 AND hash IS NOT NULL);
              DELETE FROM contents WHERE hash NOT IN (SELECT hash FROM files WHERE hash IS NOT NULL)
                  AND hash NOT IN (SELECT hash FROM trash_log WHERE restored = 0 AND hash IS NOT NULL);
-             DELETE FROM dup_scanned WHERE hash NOT IN (SELECT hash FROM contents);
-             DELETE FROM dup_pairs WHERE a NOT IN (SELECT hash FROM contents)
-                 OR b NOT IN (SELECT hash FROM contents);",
+             DELETE FROM dup_candidates WHERE hash NOT IN (SELECT hash FROM contents);",
         )?;
         Ok(())
     }
 
     /// Duplicate candidates stored at insert time for `model` ([`Writer::put_dup_pairs`]):
-    /// the contents whose query ran, and their pairs `(a, b, cosine)`, `a < b`.
+    /// the contents whose query ran, and their pairs `(a, b, cosine)`, `a < b` (a pair found
+    /// by both of its contents appears twice). Pairs may name contents that are gone.
     pub fn dup_pairs(&self, model: &str) -> Result<(HashSet<ContentHash>, Vec<StoredPair>)> {
         let mut st = self
             .conn
-            .prepare_cached("SELECT hash FROM dup_scanned WHERE model = ?1")?;
-        let scanned = st
-            .query_map([model], |r| r.get::<_, Vec<u8>>(0))?
-            .filter_map(|h| h.ok().and_then(|h| hash_from(Some(h))))
-            .collect();
-        let mut st = self
-            .conn
-            .prepare_cached("SELECT a, b, cos FROM dup_pairs WHERE model = ?1")?;
+            .prepare_cached("SELECT hash, found FROM dup_candidates WHERE model = ?1")?;
         let rows = st.query_map([model], |r| {
-            Ok((
-                r.get::<_, Vec<u8>>(0)?,
-                r.get::<_, Vec<u8>>(1)?,
-                r.get::<_, f64>(2)?,
-            ))
+            Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?))
         })?;
-        let mut pairs = Vec::new();
+        let (mut scanned, mut pairs) = (HashSet::new(), Vec::new());
         for r in rows {
-            let (a, b, cos) = r?;
-            if let (Some(a), Some(b)) = (hash_from(Some(a)), hash_from(Some(b))) {
-                pairs.push((a, b, cos as f32));
+            let (h, found) = r?;
+            let Some(h) = hash_from(Some(h)) else {
+                continue;
+            };
+            scanned.insert(h);
+            for rec in found.chunks_exact(DUP_RECORD) {
+                let other: ContentHash = rec[..32].try_into().expect("32 bytes");
+                let cos = f32::from_le_bytes(rec[32..].try_into().expect("4 bytes"));
+                if other != h {
+                    pairs.push((h.min(other), h.max(other), cos));
+                }
             }
         }
         Ok((scanned, pairs))
@@ -776,7 +772,7 @@ impl Catalog {
             "SELECT MIN(f.id), f.hash FROM files f
              WHERE f.status = 0 AND f.hash IS NOT NULL
                AND f.hash IN (SELECT hash FROM embeddings WHERE model = ?1)
-               AND f.hash NOT IN (SELECT hash FROM dup_scanned WHERE model = ?1)
+               AND f.hash NOT IN (SELECT hash FROM dup_candidates WHERE model = ?1)
              GROUP BY f.hash",
         )?;
         let rows = st.query_map([model], |r| {
@@ -1020,31 +1016,23 @@ impl Writer<'_> {
     }
 
     /// Record that `hash`'s duplicate-candidate query ran under `model`, with the contents it
-    /// found and their cosine similarity (see [`Catalog::dup_pairs`]).
+    /// found and their cosine similarity (see [`Catalog::dup_pairs`]); replaces an earlier
+    /// record of the same content.
     pub fn put_dup_pairs(
         &self,
         model: &str,
         hash: &ContentHash,
         found: &[(ContentHash, f32)],
     ) -> Result<()> {
-        self.tx.execute(
-            "INSERT OR IGNORE INTO dup_scanned(model, hash) VALUES (?1, ?2)",
-            params![model, &hash[..]],
-        )?;
-        for (other, cos) in found {
-            if other == hash {
-                continue;
-            }
-            let (a, b) = if hash < other {
-                (hash, other)
-            } else {
-                (other, hash)
-            };
-            self.tx.execute(
-                "INSERT OR REPLACE INTO dup_pairs(model, a, b, cos) VALUES (?1, ?2, ?3, ?4)",
-                params![model, &a[..], &b[..], *cos as f64],
-            )?;
+        let mut blob = Vec::with_capacity(found.len() * DUP_RECORD);
+        for (other, cos) in found.iter().filter(|(o, _)| o != hash) {
+            blob.extend_from_slice(other);
+            blob.extend_from_slice(&cos.to_le_bytes());
         }
+        self.tx.execute(
+            "INSERT OR REPLACE INTO dup_candidates(model, hash, found) VALUES (?1, ?2, ?3)",
+            params![model, &hash[..], blob],
+        )?;
         Ok(())
     }
 
