@@ -4,14 +4,16 @@
     benches/make-dup-set.py OUT_DIR [--originals N]
 
 For each of N real photos from ../shared/data/images (distinct pictures, short side >= 300 px):
-  OUT/<id>/orig.jpg               the original (EXIF orientation applied, re-saved at q95)
+  OUT/<id>/orig.jpg               the original (EXIF orientation applied, re-saved at q95 with
+                                  its other EXIF fields)
   OUT/<id>/same-<t>.<ext>         14 transformations of it, "same picture" (ground truth):
       jpeg-q20, jpeg-q50, resize-50, resize-20, crop-80, crop-50, rotate-90, mirror,
       brightness-contrast, greyscale, blur, rotate-5, caption-bar, png
   OUT/<id>/near-reframe.jpg       another framing of the same scene (the top-right 45% window,
                                   slightly brighter): a near-duplicate, NOT the same picture
-  OUT/<id>/near-real-shot.jpg     for the two real HDR-off originals: the HDR-on shot taken
-                                  right after (a real near-duplicate)
+  OUT/<id>/near-real-shot-<n>.jpg for three originals that are the first of several real shots
+                                  of one scene (HDR off/on pairs, a desk shot four ways): the
+                                  later shots (real near-duplicates)
 Photos of different <id>s are unrelated. truth.json lists the groups. Deterministic.
 """
 import argparse
@@ -32,19 +34,22 @@ SOURCES = [
     "exif-samples/jpg/orientation/landscape_1.jpg",
     "exif-samples/jpg/xmp/no_exif.jpg",
     "pdq-threatexchange/pdq/data/reg-test-input/labelme-subset/*.jpg",
-    "pdq-threatexchange/pdq/data/reg-test-input/exif-rotn/exif-rotn-1.jpg",
     "imagededup-tests/tests/data/base_images/*.jpg",
     "oculante-tests/tests/*unsplash*.jpg",
     "oculante-tests/tests/moss.jpg",
     "oculante-tests/tests/red-at-12-oclock-with-color-profile.jpg",
     "pdq-threatexchange/pdq/data/bridge-mods/aaa-orig.jpg",
 ]
-# Real near-duplicates: two shots of one scene seconds apart (HDR off, then on; the Canon pair
-# is also reframed). The first is an original like the others; the second is its real "near"
-# partner, besides the synthetic reframe.
+# Real near-duplicates: shots of one scene taken one after another. The HDR pairs: HDR off,
+# then on (the Canon pair also reframed). The phone photos: one desk shot four times with the
+# phone held four ways (EXIF orientation 1/3/6/8, so framing differs). The first shot is an
+# original like the others; the later ones are its real "near" partners, besides the
+# synthetic reframe.
+ROTN = "pdq-threatexchange/pdq/data/reg-test-input/exif-rotn/exif-rotn-"
 REAL_NEAR = [
-    ("exif-samples/jpg/hdr/canon_hdr_NO.jpg", "exif-samples/jpg/hdr/canon_hdr_YES.jpg"),
-    ("exif-samples/jpg/hdr/iphone_hdr_NO.jpg", "exif-samples/jpg/hdr/iphone_hdr_YES.jpg"),
+    ("exif-samples/jpg/hdr/canon_hdr_NO.jpg", ["exif-samples/jpg/hdr/canon_hdr_YES.jpg"]),
+    ("exif-samples/jpg/hdr/iphone_hdr_NO.jpg", ["exif-samples/jpg/hdr/iphone_hdr_YES.jpg"]),
+    (ROTN + "1.jpg", [ROTN + "3.jpg", ROTN + "6.jpg", ROTN + "8.jpg"]),
 ]
 # Same picture as another source (would make two "unrelated" originals duplicates).
 SKIP = {"Canon_40D_photoshop_import.jpg", "corrupted.jpg", "PaintTool_sample.jpg"}
@@ -111,24 +116,26 @@ def main():
             img.thumbnail((2048, 2048), Image.LANCZOS)
         return img
 
-    picked = []  # (source, image, real near partner or None)
+    picked = []  # (source, image, real near partners)
     for pat in SOURCES:
         for p in sorted(SHARED.glob(pat)):
             if p.name in SKIP or len(picked) >= a.originals:
                 continue
             img = load(p)
             if img is not None:
-                picked.append((p, img, None))
-    for first, second in REAL_NEAR:
-        img, partner = load(SHARED / first), load(SHARED / second)
-        if img is not None and partner is not None and len(picked) < a.originals:
-            picked.append((SHARED / first, img, partner))
+                picked.append((p, img, []))
+    for first, later in REAL_NEAR:
+        img, partners = load(SHARED / first), [load(SHARED / p) for p in later]
+        if img is not None and all(partners) and len(picked) < a.originals:
+            picked.append((SHARED / first, img, partners))
     truth = {"groups": []}
-    for i, (src, img, partner) in enumerate(picked):
+    for i, (src, img, partners) in enumerate(picked):
         gid = f"{i:03d}"
         d = out / gid
         d.mkdir(exist_ok=True)
-        img.save(d / "orig.jpg", quality=95)
+        # The original keeps its EXIF (orientation already applied, so the tag is gone), as in
+        # a photo library; the transformed copies have none, as most editors' exports.
+        img.save(d / "orig.jpg", quality=95, exif=img.info.get("exif", b""))
         same = [f"{gid}/orig.jpg"]
         for name, (ext, im, kw) in transforms(img).items():
             f = d / f"same-{name}.{ext}"
@@ -136,9 +143,9 @@ def main():
             same.append(f"{gid}/{f.name}")
         reframe(img).save(d / "near-reframe.jpg", quality=90)
         near = [f"{gid}/near-reframe.jpg"]
-        if partner is not None:
-            partner.save(d / "near-real-shot.jpg", quality=95)
-            near.append(f"{gid}/near-real-shot.jpg")
+        for j, partner in enumerate(partners):
+            partner.save(d / f"near-real-shot-{j + 1}.jpg", quality=95, exif=partner.info.get("exif", b""))
+            near.append(f"{gid}/near-real-shot-{j + 1}.jpg")
         truth["groups"].append(
             {"id": gid, "source": str(src.relative_to(SHARED)), "same": same, "near": near}
         )

@@ -49,7 +49,8 @@ CREATE TABLE IF NOT EXISTS contents(
     width INTEGER NOT NULL,      -- pixels, after EXIF orientation
     height INTEGER NOT NULL,
     phash BLOB,                  -- perceptual hash (image_hasher), for the duplicate finder
-    taken_at TEXT,               -- EXIF DateTimeOriginal, as written by the camera
+    taken_at TEXT,               -- EXIF DateTimeOriginal (else DateTime), as written
+    captured_at TEXT,            -- EXIF DateTimeOriginal only (capture time)
     sharpness REAL,              -- variance of the Laplacian of luma (keeper choice)
     exif_fields INTEGER          -- number of EXIF fields (keeper choice)
 ) WITHOUT ROWID;
@@ -196,8 +197,10 @@ pub struct PhotoRow {
     pub width: u32,
     /// Height in pixels after EXIF orientation.
     pub height: u32,
-    /// EXIF DateTimeOriginal as written by the camera (`YYYY:MM:DD HH:MM:SS`), if any.
+    /// EXIF DateTimeOriginal, else DateTime, as written (`YYYY:MM:DD HH:MM:SS`), if any.
     pub taken_at: Option<String>,
+    /// EXIF DateTimeOriginal only (see [`ContentMeta::captured_at`]).
+    pub captured_at: Option<String>,
     /// Container format, e.g. `jpeg`.
     pub format: String,
     /// Perceptual hashes: 8 bytes per dihedral view, 64 in all (see
@@ -221,8 +224,13 @@ pub struct ContentMeta {
     /// Perceptual hashes: 8 bytes per dihedral view, 64 in all (see
     /// [`crate::engine::perceptual_hash`]).
     pub phash: Option<Vec<u8>>,
-    /// EXIF DateTimeOriginal (`YYYY:MM:DD HH:MM:SS`).
+    /// EXIF DateTimeOriginal, else DateTime (`YYYY:MM:DD HH:MM:SS`): the date shown and
+    /// sorted by.
     pub taken_at: Option<String>,
+    /// EXIF DateTimeOriginal only: when the picture was captured (an editor rewrites
+    /// DateTime, not this), which tells two shots from two copies of one
+    /// ([`crate::dups`]).
+    pub captured_at: Option<String>,
     /// Sharpness: variance of the 4-neighbour Laplacian of the luma (0..255 scale), measured
     /// on a copy 256 pixels on its long side (see [`crate::dups::sharpness`]), so files of
     /// different formats and DCT decode scales compare on one scale.
@@ -319,6 +327,7 @@ impl Catalog {
             ("libraries", "reference", "INTEGER NOT NULL DEFAULT 0"),
             ("contents", "sharpness", "REAL"),
             ("contents", "exif_fields", "INTEGER"),
+            ("contents", "captured_at", "TEXT"),
         ] {
             let exists = conn
                 .prepare("SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2")?
@@ -460,7 +469,7 @@ impl Catalog {
     pub fn photos(&self) -> Result<Vec<PhotoRow>> {
         let mut st = self.conn.prepare_cached(
             "SELECT f.id, f.library_id, f.path, f.size, f.mtime_ns, f.hash, c.width, c.height,
-                    c.taken_at, c.format, c.phash, c.sharpness, c.exif_fields
+                    c.taken_at, c.format, c.phash, c.sharpness, c.exif_fields, c.captured_at
              FROM files f JOIN contents c ON c.hash = f.hash
              WHERE f.status = 0 ORDER BY f.id",
         )?;
@@ -475,6 +484,7 @@ impl Catalog {
                 width: r.get::<_, i64>(6)? as u32,
                 height: r.get::<_, i64>(7)? as u32,
                 taken_at: r.get(8)?,
+                captured_at: r.get(13)?,
                 format: r.get(9)?,
                 phash: r.get::<_, Option<Vec<u8>>>(10)?.unwrap_or_default(),
                 sharpness: r.get::<_, Option<f64>>(11)?.map(|x| x as f32),
@@ -599,7 +609,8 @@ impl Catalog {
         Ok(self
             .conn
             .query_row(
-                "SELECT format, width, height, phash, taken_at, sharpness, exif_fields
+                "SELECT format, width, height, phash, taken_at, sharpness, exif_fields,
+                        captured_at
                  FROM contents WHERE hash = ?1",
                 [&hash[..]],
                 |r| {
@@ -609,6 +620,7 @@ impl Catalog {
                         height: r.get(2)?,
                         phash: r.get(3)?,
                         taken_at: r.get(4)?,
+                        captured_at: r.get(7)?,
                         sharpness: r.get::<_, Option<f64>>(5)?.map(|x| x as f32),
                         exif_fields: r.get(6)?,
                     })
@@ -990,8 +1002,8 @@ impl Writer<'_> {
     pub fn put_content(&self, hash: &ContentHash, m: &ContentMeta) -> Result<()> {
         self.tx.execute(
             "INSERT OR REPLACE INTO contents(hash, format, width, height, phash, taken_at,
-                                             sharpness, exif_fields)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                                             sharpness, exif_fields, captured_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             params![
                 &hash[..],
                 m.format,
@@ -1000,7 +1012,8 @@ impl Writer<'_> {
                 m.phash,
                 m.taken_at,
                 m.sharpness.map(f64::from),
-                m.exif_fields
+                m.exif_fields,
+                m.captured_at
             ],
         )?;
         Ok(())

@@ -239,10 +239,12 @@ const NO_EXIF: ExifFacts = ExifFacts {
     fields: 0,
 };
 
-fn read_exif(bytes: &[u8]) -> (ExifFacts, Option<String>) {
+/// EXIF facts, the date shown for the photo (DateTimeOriginal, else the file's DateTime) and
+/// its capture time (DateTimeOriginal only: an editor rewrites DateTime, not the capture time).
+fn read_exif(bytes: &[u8]) -> (ExifFacts, Option<String>, Option<String>) {
     let mut facts = NO_EXIF;
     let Ok(exif) = exif::Reader::new().read_from_container(&mut Cursor::new(bytes)) else {
-        return (facts, None);
+        return (facts, None, None);
     };
     facts.fields = exif.fields().count() as u32;
     if let Some(o) = exif
@@ -252,14 +254,16 @@ fn read_exif(bytes: &[u8]) -> (ExifFacts, Option<String>) {
     {
         facts.orientation = o as u8;
     }
-    let taken = exif
-        .get_field(exif::Tag::DateTimeOriginal, exif::In::PRIMARY)
-        .or_else(|| exif.get_field(exif::Tag::DateTime, exif::In::PRIMARY))
-        .and_then(|f| match &f.value {
-            exif::Value::Ascii(v) => v.first().map(|s| String::from_utf8_lossy(s).into_owned()),
-            _ => None,
-        });
-    (facts, taken)
+    let ascii = |tag: exif::Tag| {
+        exif.get_field(tag, exif::In::PRIMARY)
+            .and_then(|f| match &f.value {
+                exif::Value::Ascii(v) => v.first().map(|s| String::from_utf8_lossy(s).into_owned()),
+                _ => None,
+            })
+    };
+    let captured = ascii(exif::Tag::DateTimeOriginal);
+    let taken = captured.clone().or_else(|| ascii(exif::Tag::DateTime));
+    (facts, taken, captured)
 }
 
 /// Decode `bytes` for embedding.
@@ -282,9 +286,9 @@ pub fn decode(
     if let Format::Unsupported(name) = format {
         return Err(DecodeError::Unsupported(name));
     }
-    let (exif, taken_at) = match format {
+    let (exif, taken_at, captured_at) = match format {
         Format::Jpeg | Format::Tiff | Format::Png | Format::WebP => read_exif(bytes),
-        _ => (NO_EXIF, None),
+        _ => (NO_EXIF, None, None),
     };
 
     let (image, full_w, full_h) = match format {
@@ -323,6 +327,7 @@ pub fn decode(
             height: h,
             phash: None,
             taken_at,
+            captured_at,
             sharpness: None,
             exif_fields: Some(exif.fields),
         },

@@ -8,7 +8,8 @@
 //!   90°/180°/270° and mirrors, stored per photo at index time), which finds rotated and
 //!   mirrored copies a CNN descriptor does not.
 //! - **near-duplicate**: different shots of one scene (bursts, edits): cosine ≥
-//!   [`DupOptions::near_similarity`].
+//!   [`DupOptions::near_similarity`]. Two photos whose EXIF capture times differ are two
+//!   captures, so never more than near-duplicates.
 //!
 //! A link on descriptor similarity alone joins two groups only where enough of the smaller
 //! one's members link them ([`NEAR_SUPPORT`]), so one chance resemblance does not chain
@@ -766,17 +767,35 @@ pub fn group(
         .pairs
         .iter()
         .filter_map(|&((a, b), p)| {
-            let tier = p.tier(opts).filter(|&t| t <= opts.tier)?;
-            Some(Link {
+            let mut tier = p.tier(opts)?;
+            // Taken at different times (EXIF DateTimeOriginal): two captures, so at most
+            // near-duplicates (a burst, a second framing), whatever the similarity.
+            let captures = different_captures(&photos[files_of[a][0]], &photos[files_of[b][0]]);
+            if captures && tier == Tier::Same {
+                tier = Tier::Near;
+                if p.cos < opts.near_similarity {
+                    return None;
+                }
+            }
+            (tier <= opts.tier).then_some(Link {
                 a,
                 b,
                 tier,
                 cos: p.cos,
-                phash: p.phash_match(opts),
+                phash: p.phash_match(opts) && !captures,
             })
         })
         .collect();
-    let ranked = supported_links(n, ranked);
+    // Capture time of each content (EXIF DateTimeOriginal), interned.
+    let mut time_ids: HashMap<&str, u32> = HashMap::new();
+    let captures: Vec<Option<u32>> = (0..n)
+        .map(|c| {
+            let t = photos[files_of[c][0]].captured_at.as_deref()?;
+            let next = time_ids.len() as u32;
+            Some(*time_ids.entry(t).or_insert(next))
+        })
+        .collect();
+    let ranked = supported_links(&captures, ranked, opts);
     let mut uf = UnionFind::new(n);
     for l in &ranked {
         uf.union(l.a, l.b);
@@ -838,6 +857,13 @@ pub fn group(
     Ok(groups)
 }
 
+/// Both photos carry a capture time (EXIF DateTimeOriginal) and the times differ: two
+/// captures, not one picture copied. (A copy keeps its original's time or has none; shots of
+/// one burst within the same second are not told apart.)
+fn different_captures(a: &PhotoRow, b: &PhotoRow) -> bool {
+    matches!((&a.captured_at, &b.captured_at), (Some(x), Some(y)) if x != y)
+}
+
 /// A candidate pair that passes the requested tier's test.
 #[derive(Debug, Clone, Copy)]
 struct Link {
@@ -858,13 +884,17 @@ struct Link {
 /// same-picture threshold at 0.82, and with the rule it is 0.78 (BENCHMARKS.md).
 pub const NEAR_SUPPORT: f32 = 0.5;
 
-/// Keep the links (over `n` contents) that may join groups, replaying them as agglomerative
-/// clustering: pHash-backed links first, then by tier and similarity, strongest first. A
-/// pHash-backed link always joins, as does any link to a lone photo; a link on descriptor
-/// similarity alone joins two groups only where at least [`NEAR_SUPPORT`] of the smaller
-/// group's members have a link (at the requested tier) into the other. Links inside one group
+/// Keep the links (over the contents whose interned capture times are `captures`) that may
+/// join groups, replaying them as agglomerative clustering: pHash-backed links first, then by
+/// tier and similarity, strongest first. A pHash-backed link always joins, as does any link to
+/// a lone photo; a link on descriptor similarity alone joins two groups only where at least
+/// [`NEAR_SUPPORT`] of the smaller group's members have a link (at the requested tier) into
+/// the other. A same-picture link between groups holding different capture times (an undated
+/// copy of one shot like another shot) is only a near-duplicate link: dropped below
+/// `opts.near_similarity` or when only same pictures are asked for. Links inside one group
 /// stay (they set no group, but count for its tier). Returns them in replay order.
-fn supported_links(n: usize, mut links: Vec<Link>) -> Vec<Link> {
+fn supported_links(captures: &[Option<u32>], mut links: Vec<Link>, opts: &DupOptions) -> Vec<Link> {
+    let n = captures.len();
     links.sort_by(|x, y| {
         y.phash
             .cmp(&x.phash)
@@ -880,12 +910,27 @@ fn supported_links(n: usize, mut links: Vec<Link>) -> Vec<Link> {
     let mut uf = UnionFind::new(n);
     // Members of each group, by root.
     let mut members: HashMap<usize, Vec<usize>> = HashMap::new();
+    // Distinct capture times of each group, by root (a lone photo: its own).
+    let mut times: HashMap<usize, Vec<u32>> = HashMap::new();
+    let times_of = |r: usize, t: &HashMap<usize, Vec<u32>>| -> Vec<u32> {
+        t.get(&r)
+            .cloned()
+            .unwrap_or_else(|| captures[r].into_iter().collect())
+    };
     let mut kept = Vec::with_capacity(links.len());
-    for l in links {
+    for mut l in links {
         let (ra, rb) = (uf.find(l.a), uf.find(l.b));
         if ra == rb {
             kept.push(l);
             continue;
+        }
+        let (ta, tb) = (times_of(ra, &times), times_of(rb, &times));
+        if l.tier == Tier::Same && !ta.is_empty() && !tb.is_empty() && ta != tb {
+            if opts.tier < Tier::Near || l.cos < opts.near_similarity {
+                continue;
+            }
+            l.tier = Tier::Near;
+            l.phash = false;
         }
         let size = |r: usize, m: &HashMap<usize, Vec<usize>>| m.get(&r).map_or(1, Vec::len);
         let (small, big) = if (size(ra, &members), ra) <= (size(rb, &members), rb) {
@@ -909,6 +954,12 @@ fn supported_links(n: usize, mut links: Vec<Link>) -> Vec<Link> {
         members.remove(&small);
         all.extend(small_members);
         members.insert(root, all);
+        let mut t: Vec<u32> = ta.into_iter().chain(tb).collect();
+        t.sort_unstable();
+        t.dedup();
+        times.remove(&ra);
+        times.remove(&rb);
+        times.insert(root, t);
         kept.push(l);
     }
     kept
@@ -1180,7 +1231,11 @@ mod tests {
     /// Groups after [`supported_links`], as sorted member lists of size > 1.
     fn groups(n: usize, links: Vec<Link>) -> Vec<Vec<usize>> {
         let mut uf = UnionFind::new(n);
-        for l in supported_links(n, links) {
+        let opts = DupOptions {
+            tier: Tier::Near,
+            ..DupOptions::default()
+        };
+        for l in supported_links(&vec![None; n], links, &opts) {
             uf.union(l.a, l.b);
         }
         let mut g: HashMap<usize, Vec<usize>> = HashMap::new();
@@ -1239,6 +1294,27 @@ mod tests {
         // A pHash match joins whatever the support.
         l.push(phash_link(2, 6, 0.5));
         assert_eq!(groups(8, l).len(), 1);
+    }
+
+    #[test]
+    fn an_undated_copy_does_not_make_two_captures_one_picture() {
+        // Shots 0 and 1 were taken at different times; 2 is an undated copy like both.
+        let captures = [Some(0), Some(1), None];
+        let links = vec![link(0, 2, Tier::Same, 0.9), link(1, 2, Tier::Same, 0.85)];
+        let same = DupOptions::default();
+        let kept = supported_links(&captures, links.clone(), &same);
+        assert_eq!(kept.len(), 1, "{kept:?}");
+        assert_eq!((kept[0].a, kept[0].b), (0, 2));
+        let near = DupOptions {
+            tier: Tier::Near,
+            ..DupOptions::default()
+        };
+        let kept = supported_links(&captures, links.clone(), &near);
+        assert_eq!(kept.len(), 2);
+        assert_eq!(kept[1].tier, Tier::Near, "{kept:?}");
+        // Undated, the same links make one same-picture group.
+        let kept = supported_links(&[None, None, None], links, &same);
+        assert!(kept.len() == 2 && kept.iter().all(|l| l.tier == Tier::Same));
     }
 
     #[test]

@@ -1145,6 +1145,7 @@ mod tests {
             width: 1,
             height: 1,
             taken_at: taken.map(str::to_string),
+            captured_at: None,
             format: "jpeg".into(),
             phash: Vec::new(),
             sharpness: None,

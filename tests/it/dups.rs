@@ -569,3 +569,40 @@ fn regrouping_with_other_thresholds_reuses_candidates_until_the_library_changes(
         .count();
     assert!(dih >= 7, "{after:#?}");
 }
+
+/// Real second shots: one desk photographed four ways a few seconds apart (exif-rotn, EXIF
+/// capture times 22:14:06–22:14:30) and a Canon HDR-off/on pair 26 s apart. They are alike
+/// enough to pass the same-picture threshold, but their capture times differ: near-duplicates,
+/// never the same picture. The bridge's rotated copies, whose editor rewrote only DateTime,
+/// stay the same picture (checked in `tiers_group_variants_and_keep_distractors_apart`).
+#[test]
+fn shots_taken_at_different_times_are_near_duplicates_not_copies() {
+    let w = World::new();
+    let pdq = shared().join("images/pdq-threatexchange/pdq/data");
+    copy_dir(&pdq.join("reg-test-input/exif-rotn"), &w.lib.join("desk"));
+    let hdr = shared().join("images/exif-samples/jpg/hdr");
+    for f in ["canon_hdr_NO.jpg", "canon_hdr_YES.jpg"] {
+        w.add(&hdr.join(f), &format!("canon/{f}"));
+    }
+    let mut e = w.engine();
+    index(&mut e, std::slice::from_ref(&w.lib));
+
+    let near = summary(
+        e.duplicates(&DupOptions {
+            tier: Tier::Near,
+            ..DupOptions::default()
+        })
+        .unwrap(),
+    );
+    let desk = near
+        .iter()
+        .find(|g| g.1.iter().filter(|n| n.starts_with("desk/")).count() >= 3);
+    assert!(desk.is_some_and(|g| g.0 == Tier::Near), "{near:#?}");
+    let canon = near
+        .iter()
+        .find(|g| g.1.iter().filter(|n| n.starts_with("canon/")).count() == 2);
+    assert!(canon.is_some_and(|g| g.0 == Tier::Near), "{near:#?}");
+
+    let same = summary(e.duplicates(&DupOptions::default()).unwrap());
+    assert!(same.is_empty(), "{same:#?}");
+}
