@@ -99,6 +99,15 @@ def main():
             groups = [[rel(p) for p in line.split()] for line in out.splitlines() if line.strip()]
             results.append(("findimagedupes", f"-t {thr}", "same", groups, s))
 
+    # Keeper: each original keeps its EXIF and full size, its copies have neither (or are a
+    # lossless re-encode without EXIF), so the original is the right one to keep.
+    out = subprocess.run([a.likeness, "duplicates", "--json", "--tier", "same"], env=env,
+                         check=True, capture_output=True, text=True).stdout
+    with_orig = [g for g in json.loads(out)["groups"]
+                 if any(rel(f).endswith("/orig.jpg") for f in g["files"])]
+    keeper_ok = sum(rel(g["keep"]).endswith("/orig.jpg") for g in with_orig)
+    wrong = [rel(g["keep"]) for g in with_orig if not rel(g["keep"]).endswith("/orig.jpg")]
+
     n_files = sum(len(g["same"]) + len(g["near"]) for g in truth["groups"])
     print(f"Set: {len(truth['groups'])} originals, {n_files} files ({root})\n")
     print("| tool | setting | vs truth | precision | recall | F1 | time |")
@@ -112,6 +121,8 @@ def main():
                 continue
             p, r, f = prf(pred, tr)
             print(f"| {tool} | {setting} | {name} | {p:.3f} | {r:.3f} | {f:.3f} | {s:.1f} s |")
+    print(f"\nlikeness suggests the original as the keeper in {keeper_ok} of {len(with_orig)} "
+          f"same-picture groups holding one" + (f" (others: {', '.join(wrong)})" if wrong else ""))
     print("\nRecall per transformation (pairs original–copy grouped together):\n")
     cols = [(tool, setting, pairs_of(groups)) for tool, setting, tier, groups, s in results]
     print("| transformation | " + " | ".join(f"{t} {s}" for t, s, _ in cols) + " |")

@@ -22,6 +22,9 @@ pub type ContentHash = [u8; 32];
 
 const SCHEMA_VERSION: i64 = 1;
 
+/// How `contents.sharpness` is measured ([`crate::dups::sharpness`]).
+const SHARPNESS_KIND: &str = "laplacian-variance/luma-variance";
+
 /// What `dup_candidates` holds: descriptor pairs at cosine ≥ [`crate::dups::PAIR_FLOOR`] and
 /// pHash pairs within [`crate::dups::PAIR_PHASH_DISTANCE`] bits in some dihedral view. Stored
 /// candidates of any other kind (an older layout, another floor) are dropped when the catalog
@@ -349,6 +352,14 @@ impl Catalog {
                     path.display()
                 )));
             }
+        }
+        // Sharpness measured the earlier way (Laplacian variance, not divided by the luma
+        // variance) is on another scale: unknown until the file changes.
+        if cat.meta("sharpness")?.as_deref() != Some(SHARPNESS_KIND) {
+            cat.conn.execute_batch(
+                "UPDATE contents SET sharpness = NULL WHERE sharpness IS NOT NULL",
+            )?;
+            cat.set_meta("sharpness", SHARPNESS_KIND)?;
         }
         // Stored duplicate candidates of another kind (older, or another floor) are dropped;
         // indexing looks them up again ([`crate::Engine::store_missing_candidates`]).

@@ -162,9 +162,11 @@ pub fn format_rank(format: &str) -> u8 {
 struct KeeperFacts {
     /// In a reference folder.
     reference: bool,
-    /// How many other members share its orientation.
-    votes: usize,
-    /// Much softer than the sharpest member of its pixel size (see [`BLURRY_FRACTION`]).
+    /// Fewer than half as many other members share its orientation as share the best-shared
+    /// one (a rotated copy among upright ones). A strict count would let a copy that happens
+    /// to be one pHash bit closer to its neighbours outrank the original.
+    minority_orientation: bool,
+    /// Much softer than a typical member of its pixel size (see [`BLURRY_FRACTION`]).
     blurry: bool,
     /// Far fewer EXIF fields than the richest member (stripped metadata): under half.
     exif_poor: bool,
@@ -187,7 +189,7 @@ fn keeper_order(
     fb.reference
         .cmp(&fa.reference)
         .then(px(b).cmp(&px(a)))
-        .then(fb.votes.cmp(&fa.votes))
+        .then(fa.minority_orientation.cmp(&fb.minority_orientation))
         .then(fa.blurry.cmp(&fb.blurry))
         .then(fa.exif_poor.cmp(&fb.exif_poor))
         .then(format_rank(&b.format).cmp(&format_rank(&a.format)))
@@ -202,11 +204,14 @@ fn keeper_order(
 pub const SHARPNESS_SIDE: u32 = 256;
 
 /// Sharpness of a photo: the variance of the 4-neighbour Laplacian of its luma (BT.601
-/// weights, 0..255), measured on a copy shrunk to [`SHARPNESS_SIDE`] pixels on the long side.
-/// This is the "LAP4"/variance-of-Laplacian focus measure (Pech-Pacheco et al., "Diatom
-/// autofocusing in brightfield microscopy: a comparative study", ICPR 2000). Higher is sharper;
-/// a blurred copy or a missed-focus burst shot scores well below its sharp twin. Images smaller
-/// than 3×3 pixels score 0.
+/// weights, 0..255) divided by the variance of the luma itself, measured on a copy shrunk to
+/// [`SHARPNESS_SIDE`] pixels on the long side. The numerator is the "LAP4"/variance-of-Laplacian
+/// focus measure (Pech-Pacheco et al., "Diatom autofocusing in brightfield microscopy: a
+/// comparative study", ICPR 2000); dividing by the luma variance makes it contrast-invariant,
+/// so a contrast-boosted copy (whose Laplacian variance grows with the square of the gain) does
+/// not pass for a sharper one. Higher is sharper; a blurred copy or a missed-focus burst shot
+/// scores well below its sharp twin. Images smaller than 3×3 pixels or of one flat tone
+/// score 0.
 pub fn sharpness(img: &image::RgbImage) -> f32 {
     let small = crate::preprocess::shrink_to_fit(img, SHARPNESS_SIDE);
     let (w, h) = (small.width() as usize, small.height() as usize);
@@ -228,11 +233,23 @@ pub fn sharpness(img: &image::RgbImage) -> f32 {
     }
     let n = ((w - 2) * (h - 2)) as f64;
     let mean = sum / n;
-    (sum2 / n - mean * mean).max(0.0) as f32
+    let lap_var = (sum2 / n - mean * mean).max(0.0);
+    let m = luma.len() as f64;
+    let l_mean = luma.iter().map(|&v| v as f64).sum::<f64>() / m;
+    let l_var = luma
+        .iter()
+        .map(|&v| (v as f64 - l_mean).powi(2))
+        .sum::<f64>()
+        / m;
+    if l_var < 1e-3 {
+        return 0.0;
+    }
+    (lap_var / l_var) as f32
 }
 
-/// A member is "blurry" when its [`sharpness`] is below this fraction of the sharpest member
-/// of the same pixel size: it is then never the suggested keeper over a sharp one. Loose on
+/// A member is "blurry" when its [`sharpness`] is below this fraction of the upper median of
+/// the members of the same pixel size (the sharper one of a pair): it is then never the
+/// suggested keeper over a sharp one. Loose on
 /// purpose: recompression changes the measure by far less (JPEG blocking even raises it),
 /// while a visible blur or missed focus more than halves it (measured on the bridge
 /// photo's "blur-a-little"/"blur-a-lot" variants, see the test `keeper_prefers_sharp_exif_rich`).
@@ -1106,30 +1123,41 @@ fn keeper_sorted(
         .filter_map(|&m| photos[m].exif_fields)
         .max()
         .unwrap_or(0);
+    // Members sharing each one's orientation (pHash closest in the identity view).
+    let votes: HashMap<usize, usize> = members
+        .iter()
+        .map(|&m| {
+            let n = members
+                .iter()
+                .filter(|&&o| {
+                    o != m
+                        && dihedral_distance(&photos[m].phash, &photos[o].phash)
+                            .is_some_and(|(bits, view)| view == 0 && bits <= ORIENTATION_BITS)
+                })
+                .count();
+            (m, n)
+        })
+        .collect();
+    let most_votes = votes.values().copied().max().unwrap_or(0);
     let facts: HashMap<usize, KeeperFacts> = members
         .iter()
         .map(|&m| {
             let p = &photos[m];
-            // Members sharing its orientation (pHash closest in the identity view).
-            let votes = members
-                .iter()
-                .filter(|&&o| {
-                    o != m
-                        && dihedral_distance(&p.phash, &photos[o].phash)
-                            .is_some_and(|(bits, view)| view == 0 && bits <= ORIENTATION_BITS)
-                })
-                .count();
-            // Only members tied on pixel count get this far in the order: compare within them.
-            let sharpest = members
+            // Only members tied on pixel count get this far in the order: compare within them,
+            // with their upper median (the sharper of two; with many, a typical copy, so one
+            // copy with added graphics such as a caption bar does not make the rest blurry).
+            let mut peers: Vec<f32> = members
                 .iter()
                 .map(|&o| &photos[o])
                 .filter(|o| (o.width, o.height) == (p.width, p.height))
                 .filter_map(|o| o.sharpness)
-                .fold(0f32, f32::max);
+                .collect();
+            peers.sort_by(f32::total_cmp);
+            let typical = peers.get(peers.len() / 2).copied().unwrap_or(0.0);
             let facts = KeeperFacts {
                 reference: reference.contains(&p.library_id),
-                votes,
-                blurry: p.sharpness.is_some_and(|s| s < BLURRY_FRACTION * sharpest),
+                minority_orientation: 2 * votes[&m] < most_votes,
+                blurry: p.sharpness.is_some_and(|s| s < BLURRY_FRACTION * typical),
                 exif_poor: p.exif_fields.is_some_and(|n| 2 * n < most_exif),
             };
             (m, facts)
