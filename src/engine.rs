@@ -1059,7 +1059,7 @@ impl Engine {
                 .map(|(k, h, v)| (*k, *h, v.as_slice()))
                 .collect();
             self.store_candidates(&entering)?;
-            done += chunk.len();
+            done += entering.len();
         }
         Ok(done)
     }
