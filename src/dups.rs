@@ -727,16 +727,6 @@ impl Candidates {
                 && self.phash_distance >= opts.same_phash_distance
                 && self.max_candidates >= opts.max_candidates)
     }
-
-    /// Number of photos read.
-    pub fn photos(&self) -> usize {
-        self.photos.len()
-    }
-
-    /// Number of candidate pairs (of contents).
-    pub fn pairs(&self) -> usize {
-        self.pairs.len()
-    }
 }
 
 /// The loosest descriptor threshold grouping with `opts` uses.
@@ -784,22 +774,12 @@ pub fn group(
         .pairs
         .iter()
         .filter_map(|&((a, b), p)| {
-            let mut tier = p.tier(opts)?;
-            // Taken at different times (EXIF DateTimeOriginal): two captures, so at most
-            // near-duplicates (a burst, a second framing), whatever the similarity.
-            let captures = different_captures(&photos[files_of[a][0]], &photos[files_of[b][0]]);
-            if captures && tier == Tier::Same {
-                tier = Tier::Near;
-                if p.cos < opts.near_similarity {
-                    return None;
-                }
-            }
-            (tier <= opts.tier).then_some(Link {
+            Some(Link {
                 a,
                 b,
-                tier,
+                tier: p.tier(opts)?,
                 cos: p.cos,
-                phash: p.phash_match(opts) && !captures,
+                phash: p.phash_match(opts),
             })
         })
         .collect();
@@ -874,13 +854,6 @@ pub fn group(
     Ok(groups)
 }
 
-/// Both photos carry a capture time (EXIF DateTimeOriginal) and the times differ: two
-/// captures, not one picture copied. (A copy keeps its original's time or has none; shots of
-/// one burst within the same second are not told apart.)
-fn different_captures(a: &PhotoRow, b: &PhotoRow) -> bool {
-    matches!((&a.captured_at, &b.captured_at), (Some(x), Some(y)) if x != y)
-}
-
 /// A candidate pair that passes the requested tier's test.
 #[derive(Debug, Clone, Copy)]
 struct Link {
@@ -901,17 +874,25 @@ struct Link {
 /// same-picture threshold at 0.82, and with the rule it is 0.78 (BENCHMARKS.md).
 pub const NEAR_SUPPORT: f32 = 0.5;
 
-/// Keep the links (over the contents whose interned capture times are `captures`) that may
-/// join groups, replaying them as agglomerative clustering: pHash-backed links first, then by
-/// tier and similarity, strongest first. A pHash-backed link always joins, as does any link to
-/// a lone photo; a link on descriptor similarity alone joins two groups only where at least
-/// [`NEAR_SUPPORT`] of the smaller group's members have a link (at the requested tier) into
-/// the other. A same-picture link between groups holding different capture times (an undated
-/// copy of one shot like another shot) is only a near-duplicate link: dropped below
-/// `opts.near_similarity` or when only same pictures are asked for. Links inside one group
-/// stay (they set no group, but count for its tier). Returns them in replay order.
+/// Keep the links (over the contents whose interned EXIF capture times are `captures`) that
+/// may join groups at `opts.tier`, replaying them as agglomerative clustering: pHash-backed
+/// links first, then by tier and similarity, strongest first. A pHash-backed link always
+/// joins, as does any link to a lone photo; a link on descriptor similarity alone joins two
+/// groups only where at least [`NEAR_SUPPORT`] of the smaller group's members have a link (at
+/// the requested tier) into the other.
+///
+/// Photos taken at different times are two captures, so at most near-duplicates (a burst, a
+/// second framing), whatever the similarity: a same-picture link between two of them, or
+/// between groups holding different capture times (an undated copy of one shot like another
+/// shot), is only a near-duplicate link ([`as_near`]). A copy keeps its original's time or has
+/// none; shots within one second are not told apart. Links inside one group stay (they set no
+/// group, but count for its tier). Returns them in replay order.
 fn supported_links(captures: &[Option<u32>], mut links: Vec<Link>, opts: &DupOptions) -> Vec<Link> {
     let n = captures.len();
+    links.retain_mut(|l| {
+        let two_captures = matches!((captures[l.a], captures[l.b]), (Some(x), Some(y)) if x != y);
+        (!two_captures || as_near(l, opts)) && l.tier <= opts.tier
+    });
     links.sort_by(|x, y| {
         y.phash
             .cmp(&x.phash)
@@ -942,12 +923,8 @@ fn supported_links(captures: &[Option<u32>], mut links: Vec<Link>, opts: &DupOpt
             continue;
         }
         let (ta, tb) = (times_of(ra, &times), times_of(rb, &times));
-        if l.tier == Tier::Same && !ta.is_empty() && !tb.is_empty() && ta != tb {
-            if opts.tier < Tier::Near || l.cos < opts.near_similarity {
-                continue;
-            }
-            l.tier = Tier::Near;
-            l.phash = false;
+        if !ta.is_empty() && !tb.is_empty() && ta != tb && !as_near(&mut l, opts) {
+            continue;
         }
         let size = |r: usize, m: &HashMap<usize, Vec<usize>>| m.get(&r).map_or(1, Vec::len);
         let (small, big) = if (size(ra, &members), ra) <= (size(rb, &members), rb) {
@@ -980,6 +957,16 @@ fn supported_links(captures: &[Option<u32>], mut links: Vec<Link>, opts: &DupOpt
         kept.push(l);
     }
     kept
+}
+
+/// Make `l` at most a near-duplicate link, backed by the descriptors alone; false when it
+/// then no longer counts (below `opts.near_similarity`, or only same pictures asked for).
+fn as_near(l: &mut Link, opts: &DupOptions) -> bool {
+    if l.tier == Tier::Same {
+        l.tier = Tier::Near;
+        l.phash = false;
+    }
+    opts.tier >= Tier::Near && l.cos >= opts.near_similarity
 }
 
 /// The tier of a group of contents: exact for one content (identical files), same picture
