@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Build the near-duplicate benchmark set from real photos (needs Pillow: pip install pillow).
 
-    benches/make-dup-set.py OUT_DIR [--originals N]
+    benches/make-dup-set.py OUT_DIR [--originals N] [--negatives DIR]
 
 For each of N real photos from ../shared/data/images (distinct pictures, short side >= 300 px):
   OUT/<id>/orig.jpg               the original (EXIF orientation applied, re-saved at q95 with
@@ -14,7 +14,17 @@ For each of N real photos from ../shared/data/images (distinct pictures, short s
   OUT/<id>/near-real-shot-<n>.jpg for three originals that are the first of several real shots
                                   of one scene (HDR off/on pairs, a desk shot four ways): the
                                   later shots (real near-duplicates)
-Photos of different <id>s are unrelated. truth.json lists the groups. Deterministic.
+Hard negatives: most photos of a real library are other captures of a subject some other
+photo shows (one town, one desk, one scene a second later). The originals already include
+such sets (the GPS walk: 9 street photos of one town by one camera minutes apart; LabelMe street
+scenes; UKBench photos), the real later shots are other captures of three originals' scenes,
+and --negatives DIR adds more: each sub-folder of DIR holds several real captures of one
+subject (stereo pairs, video frames, viewpoints); its first photo (by name) becomes an
+original with its 14 edits, the others are distractors:
+  OUT/neg-<set>/<file>.jpg        another capture of the same subject: a duplicate of nothing
+Photos of different <id>s are different captures. truth.json lists the groups, the
+distractors, and "distinct": every file that is no edit (originals, real later shots,
+distractors), a folder without a single copy. Deterministic.
 """
 import argparse
 import json
@@ -96,6 +106,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("out")
     ap.add_argument("--originals", type=int, default=100)
+    ap.add_argument("--negatives", help="folder of sets of real captures of one subject each")
     a = ap.parse_args()
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -128,7 +139,17 @@ def main():
         img, partners = load(SHARED / first), [load(SHARED / p) for p in later]
         if img is not None and all(partners) and len(picked) < a.originals:
             picked.append((SHARED / first, img, partners))
-    truth = {"groups": []}
+    distractors = []  # (set name, file name, image)
+    if a.negatives:
+        for d in sorted(Path(a.negatives).iterdir()):
+            files = sorted(f for f in d.iterdir() if f.suffix.lower() in (".jpg", ".jpeg", ".png"))
+            imgs = [(f, load(f)) for f in files]
+            imgs = [(f, im) for f, im in imgs if im is not None]
+            if len(imgs) < 2:
+                continue
+            picked.append((imgs[0][0], imgs[0][1], []))
+            distractors.extend((d.name, f.stem, im) for f, im in imgs[1:])
+    truth = {"groups": [], "distractors": [], "distinct": []}
     for i, (src, img, partners) in enumerate(picked):
         gid = f"{i:03d}"
         d = out / gid
@@ -146,12 +167,22 @@ def main():
         for j, partner in enumerate(partners):
             partner.save(d / f"near-real-shot-{j + 1}.jpg", quality=95, exif=partner.info.get("exif", b""))
             near.append(f"{gid}/near-real-shot-{j + 1}.jpg")
-        truth["groups"].append(
-            {"id": gid, "source": str(src.relative_to(SHARED)), "same": same, "near": near}
-        )
+        try:
+            source = str(src.relative_to(SHARED))
+        except ValueError:
+            source = str(src)
+        truth["groups"].append({"id": gid, "source": source, "same": same, "near": near})
+        truth["distinct"].append(f"{gid}/orig.jpg")
+        truth["distinct"].extend(n for n in near if "real-shot" in n)
+    for set_name, stem, im in distractors:
+        d = out / f"neg-{set_name}"
+        d.mkdir(exist_ok=True)
+        im.save(d / f"{stem}.jpg", quality=95, exif=im.info.get("exif", b""))
+        truth["distractors"].append(f"neg-{set_name}/{stem}.jpg")
+        truth["distinct"].append(f"neg-{set_name}/{stem}.jpg")
     (out / "truth.json").write_text(json.dumps(truth, indent=1))
-    n_files = sum(len(g["same"]) + len(g["near"]) for g in truth["groups"])
-    print(f"{len(picked)} originals, {n_files} files in {out}")
+    n_files = sum(len(g["same"]) + len(g["near"]) for g in truth["groups"]) + len(distractors)
+    print(f"{len(picked)} originals, {len(distractors)} distractors, {n_files} files in {out}")
 
 
 if __name__ == "__main__":

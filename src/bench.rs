@@ -488,7 +488,12 @@ pub fn dups(n: usize, quant: Quantization, work: &Path) -> Result<DupsResult> {
     let build_s = t.elapsed().as_secs_f64();
     drop(items);
 
-    let opts = crate::dups::DupOptions::default();
+    // The loosest tier: the synthetic photos have no thumbnails, so nothing verifies as the
+    // same picture, and grouping by descriptor similarity is the heaviest path.
+    let opts = crate::dups::DupOptions {
+        tier: crate::dups::Tier::Similar,
+        ..Default::default()
+    };
     let model = "bench";
     // Grouping of a library whose candidates were never stored: every photo is queried.
     let t = Instant::now();
@@ -520,11 +525,11 @@ pub fn dups(n: usize, quant: Quantization, work: &Path) -> Result<DupsResult> {
     let mut regroup = Vec::new();
     for o in [
         crate::dups::DupOptions {
-            same_similarity: 0.9,
+            near_similarity: 0.9,
             ..opts
         },
         crate::dups::DupOptions {
-            tier: crate::dups::Tier::Near,
+            tier: crate::dups::Tier::Same,
             ..opts
         },
         opts,

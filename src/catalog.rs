@@ -31,9 +31,11 @@ const SHARPNESS_KIND: &str = "laplacian-variance/luma-variance";
 /// opens.
 fn dup_candidates_kind() -> String {
     format!(
-        "v3;descriptor>={};phash<={}",
+        "v4;descriptor>={};verified>={};phash<={};verify={}",
         crate::dups::PAIR_FLOOR,
-        crate::dups::PAIR_PHASH_DISTANCE
+        crate::dups::VERIFY_FLOOR,
+        crate::dups::PAIR_PHASH_DISTANCE,
+        crate::verify::VERIFY_VERSION
     )
 }
 
@@ -55,7 +57,9 @@ CREATE TABLE IF NOT EXISTS contents(
     taken_at TEXT,               -- EXIF DateTimeOriginal (else DateTime), as written
     captured_at TEXT,            -- EXIF DateTimeOriginal only (capture time)
     sharpness REAL,              -- variance of the Laplacian of luma (keeper choice)
-    exif_fields INTEGER          -- number of EXIF fields (keeper choice)
+    exif_fields INTEGER,         -- number of EXIF fields (keeper choice)
+    vthumb BLOB,                 -- luma thumbnail for verification (verify.rs), greyscale JPEG
+    camera TEXT                  -- EXIF Make, Model and body serial number, if any
 ) WITHOUT ROWID;
 -- One row per path. `id` is the key of the photo in every HNSW index.
 CREATE TABLE IF NOT EXISTS files(
@@ -86,10 +90,12 @@ CREATE TABLE IF NOT EXISTS not_duplicates(
     PRIMARY KEY(a, b)
 ) WITHOUT ROWID;
 -- Duplicate candidates found when a content entered the HNSW index (range query at cosine >=
--- dups::PAIR_FLOOR, and pHash query within dups::PAIR_PHASH_DISTANCE bits), per model: one row
--- per content whose query ran, `found` = the contents found, 36-byte records (32-byte content
--- hash, f32 little-endian cosine similarity). A pair is in the row of whichever of its two
--- contents entered later. Derived data: dropped and looked up again when its kind changes.
+-- dups::VERIFY_FLOOR, and pHash query within dups::PAIR_PHASH_DISTANCE bits), per model: one row
+-- per content whose query ran, `found` = the contents found, 42-byte records (32-byte content
+-- hash, f32 little-endian cosine similarity, 6-byte verification verdict of the pair in
+-- content-hash order, see verify::Verdict::encode, 255 in its first byte when not verified).
+-- A pair is in the row of whichever of its two contents entered later. Derived data: dropped
+-- and looked up again when its kind changes.
 CREATE TABLE IF NOT EXISTS dup_candidates(
     model TEXT NOT NULL,
     hash BLOB NOT NULL,
@@ -112,12 +118,17 @@ CREATE TABLE IF NOT EXISTS index_log(
 );
 ";
 
-/// A duplicate candidate pair stored at insert time: contents `a < b` and their cosine
-/// similarity.
-pub type StoredPair = (ContentHash, ContentHash, f32);
+/// A duplicate candidate pair stored at insert time: contents `a < b`, their cosine
+/// similarity, and the verification verdict of `b` against `a` (`None`: not verifiable).
+pub type StoredPair = (
+    ContentHash,
+    ContentHash,
+    f32,
+    Option<crate::verify::Verdict>,
+);
 
-/// Bytes per found content in `dup_candidates.found`: content hash, f32 cosine.
-const DUP_RECORD: usize = 36;
+/// Bytes per found content in `dup_candidates.found`: content hash, f32 cosine, verdict.
+const DUP_RECORD: usize = 42;
 
 /// What became of a file the last time it was looked at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -213,6 +224,8 @@ pub struct PhotoRow {
     pub sharpness: Option<f32>,
     /// Number of EXIF fields; `None` if unknown.
     pub exif_fields: Option<u32>,
+    /// Camera body (EXIF Make, Model, serial number), see [`ContentMeta::camera`].
+    pub camera: Option<String>,
 }
 
 /// Per-content metadata gathered while decoding.
@@ -230,9 +243,9 @@ pub struct ContentMeta {
     /// EXIF DateTimeOriginal, else DateTime (`YYYY:MM:DD HH:MM:SS`): the date shown and
     /// sorted by.
     pub taken_at: Option<String>,
-    /// EXIF DateTimeOriginal only: when the picture was captured (an editor rewrites
-    /// DateTime, not this), which tells two shots from two copies of one
-    /// ([`crate::dups`]).
+    /// EXIF DateTimeOriginal only, with `.` and SubSecTimeOriginal appended where present:
+    /// when the picture was captured (an editor rewrites DateTime, not this), which tells two
+    /// shots from two copies of one ([`crate::dups`]).
     pub captured_at: Option<String>,
     /// Sharpness: variance of the 4-neighbour Laplacian of the luma (0..255 scale), measured
     /// on a copy 256 pixels on its long side (see [`crate::dups::sharpness`]), so files of
@@ -240,6 +253,13 @@ pub struct ContentMeta {
     pub sharpness: Option<f32>,
     /// Number of EXIF fields the file carries (0 when it has none; `None` if not looked at).
     pub exif_fields: Option<u32>,
+    /// Luma thumbnail for pixel-level verification of duplicates
+    /// ([`crate::verify::verification_thumb`]: greyscale JPEG, 128 pixels on the long side,
+    /// ~3–5 KB; empty when the photo is too small). `None`: indexed by a version without it.
+    pub vthumb: Option<Vec<u8>>,
+    /// Camera body: EXIF Make, Model and BodySerialNumber joined by " / ", if the file names
+    /// a model. Two shots are one burst only from one body ([`crate::dups`]).
+    pub camera: Option<String>,
 }
 
 /// Counts of files by status.
@@ -331,6 +351,8 @@ impl Catalog {
             ("contents", "sharpness", "REAL"),
             ("contents", "exif_fields", "INTEGER"),
             ("contents", "captured_at", "TEXT"),
+            ("contents", "vthumb", "BLOB"),
+            ("contents", "camera", "TEXT"),
         ] {
             let exists = conn
                 .prepare("SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2")?
@@ -480,7 +502,8 @@ impl Catalog {
     pub fn photos(&self) -> Result<Vec<PhotoRow>> {
         let mut st = self.conn.prepare_cached(
             "SELECT f.id, f.library_id, f.path, f.size, f.mtime_ns, f.hash, c.width, c.height,
-                    c.taken_at, c.format, c.phash, c.sharpness, c.exif_fields, c.captured_at
+                    c.taken_at, c.format, c.phash, c.sharpness, c.exif_fields, c.captured_at,
+                    c.camera
              FROM files f JOIN contents c ON c.hash = f.hash
              WHERE f.status = 0 ORDER BY f.id",
         )?;
@@ -500,6 +523,7 @@ impl Catalog {
                 phash: r.get::<_, Option<Vec<u8>>>(10)?.unwrap_or_default(),
                 sharpness: r.get::<_, Option<f64>>(11)?.map(|x| x as f32),
                 exif_fields: r.get(12)?,
+                camera: r.get(14)?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -540,9 +564,12 @@ impl Catalog {
 
     /// Content hashes that already have an embedding for `model`.
     pub fn embedded_hashes(&self, model: &str) -> Result<HashSet<ContentHash>> {
-        let mut st = self
-            .conn
-            .prepare("SELECT hash FROM embeddings WHERE model = ?1")?;
+        self.hash_set("SELECT hash FROM embeddings WHERE model = ?1", model)
+    }
+
+    /// The content hashes a query with one parameter (`model`) returns.
+    fn hash_set(&self, sql: &str, model: &str) -> Result<HashSet<ContentHash>> {
+        let mut st = self.conn.prepare(sql)?;
         let rows = st.query_map([model], |r| r.get::<_, Vec<u8>>(0))?;
         let mut out = HashSet::new();
         for r in rows {
@@ -621,7 +648,7 @@ impl Catalog {
             .conn
             .query_row(
                 "SELECT format, width, height, phash, taken_at, sharpness, exif_fields,
-                        captured_at
+                        captured_at, vthumb, camera
                  FROM contents WHERE hash = ?1",
                 [&hash[..]],
                 |r| {
@@ -634,6 +661,8 @@ impl Catalog {
                         captured_at: r.get(7)?,
                         sharpness: r.get::<_, Option<f64>>(5)?.map(|x| x as f32),
                         exif_fields: r.get(6)?,
+                        vthumb: r.get(8)?,
+                        camera: r.get(9)?,
                     })
                 },
             )
@@ -762,9 +791,11 @@ impl Catalog {
             scanned.insert(h);
             for rec in found.chunks_exact(DUP_RECORD) {
                 let other: ContentHash = rec[..32].try_into().expect("32 bytes");
-                let cos = f32::from_le_bytes(rec[32..].try_into().expect("4 bytes"));
+                let cos = f32::from_le_bytes(rec[32..36].try_into().expect("4 bytes"));
+                let v: [u8; 6] = rec[36..42].try_into().expect("6 bytes");
+                let verdict = (v[0] != 255).then(|| crate::verify::Verdict::decode(v));
                 if other != h {
-                    pairs.push((h.min(other), h.max(other), cos));
+                    pairs.push((h.min(other), h.max(other), cos, verdict));
                 }
             }
         }
@@ -785,6 +816,36 @@ impl Catalog {
             }
         }
         Ok(out)
+    }
+
+    /// The verification thumbnails ([`ContentMeta::vthumb`]) of those of `hashes` that have a
+    /// non-empty one.
+    pub fn vthumbs(&self, hashes: &[ContentHash]) -> Result<HashMap<ContentHash, Vec<u8>>> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT vthumb FROM contents WHERE hash = ?1")?;
+        let mut out = HashMap::new();
+        for h in hashes {
+            if out.contains_key(h) {
+                continue;
+            }
+            let p: Option<Vec<u8>> = st.query_row([&h[..]], |r| r.get(0)).optional()?.flatten();
+            if let Some(p) = p.filter(|p| !p.is_empty()) {
+                out.insert(*h, p);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Contents with a descriptor under `model` and every per-content fact this version
+    /// derives (the verification thumbnail): an indexed file whose content is not in it is
+    /// decoded again by the next scan.
+    pub fn complete_hashes(&self, model: &str) -> Result<HashSet<ContentHash>> {
+        self.hash_set(
+            "SELECT e.hash FROM embeddings e JOIN contents c ON c.hash = e.hash
+             WHERE e.model = ?1 AND c.vthumb IS NOT NULL",
+            model,
+        )
     }
 
     /// Indexed contents whose duplicate candidates under `model` were never stored (indexed
@@ -1013,8 +1074,9 @@ impl Writer<'_> {
     pub fn put_content(&self, hash: &ContentHash, m: &ContentMeta) -> Result<()> {
         self.tx.execute(
             "INSERT OR REPLACE INTO contents(hash, format, width, height, phash, taken_at,
-                                             sharpness, exif_fields, captured_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                                             sharpness, exif_fields, captured_at, vthumb,
+                                             camera)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             params![
                 &hash[..],
                 m.format,
@@ -1024,7 +1086,9 @@ impl Writer<'_> {
                 m.taken_at,
                 m.sharpness.map(f64::from),
                 m.exif_fields,
-                m.captured_at
+                m.captured_at,
+                m.vthumb,
+                m.camera
             ],
         )?;
         Ok(())
@@ -1040,18 +1104,20 @@ impl Writer<'_> {
     }
 
     /// Record that `hash`'s duplicate-candidate query ran under `model`, with the contents it
-    /// found and their cosine similarity (see [`Catalog::dup_pairs`]); replaces an earlier
-    /// record of the same content.
+    /// found, their cosine similarity and the verification verdict of the pair in
+    /// content-hash order (see [`Catalog::dup_pairs`]); replaces an earlier record of the same
+    /// content.
     pub fn put_dup_pairs(
         &self,
         model: &str,
         hash: &ContentHash,
-        found: &[(ContentHash, f32)],
+        found: &[(ContentHash, f32, Option<crate::verify::Verdict>)],
     ) -> Result<()> {
         let mut blob = Vec::with_capacity(found.len() * DUP_RECORD);
-        for (other, cos) in found.iter().filter(|(o, _)| o != hash) {
+        for (other, cos, verdict) in found.iter().filter(|(o, _, _)| o != hash) {
             blob.extend_from_slice(other);
             blob.extend_from_slice(&cos.to_le_bytes());
+            blob.extend_from_slice(&verdict.map_or([255; 6], |v| v.encode()));
         }
         self.tx.execute(
             "INSERT OR REPLACE INTO dup_candidates(model, hash, found) VALUES (?1, ?2, ?3)",

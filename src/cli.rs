@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
-use crate::dups::{DupOptions, Tier};
+use crate::dups::{DupOptions, KeepRule, Tier};
 
 use crate::engine::{Engine, EngineConfig, FileOutcome, ProgressSink, SimilarOptions};
 use crate::model::DEFAULT_MODEL;
@@ -102,22 +102,31 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Find duplicates: exact copies, the same picture transformed (re-encoded, resized,
-    /// rotated, mirrored, cropped, colour-adjusted), near-duplicates (similar shots).
+    /// Find duplicates: exact copies, the same picture edited (re-encoded, resized, rotated,
+    /// mirrored, cropped, colour-adjusted: verified pixel for pixel), near-duplicates (bursts
+    /// and second shots), and with `--tier similar` photos that merely look alike.
     Duplicates {
-        /// Loosest tier to group by.
+        /// Loosest tier to group by (exact, same, near, similar).
         #[arg(long, value_enum, default_value_t = Tier::Same)]
         tier: Tier,
-        /// Cosine similarity threshold of the loosest tier (default: calibrated, see
-        /// BENCHMARKS.md).
+        /// Cosine similarity threshold of the near and similar tiers (default 0.74).
         #[arg(long)]
         min_similarity: Option<f32>,
-        /// pHash distance threshold (bits of 64) for the same-picture tier.
+        /// Share of aligned blocks that must agree for "same picture" (default 0.70, see
+        /// BENCHMARKS.md).
         #[arg(long)]
-        max_phash_distance: Option<u32>,
-        /// Cosine similarity a pHash match needs as well (calibration knob).
+        min_agreement: Option<f32>,
+        /// Seconds between two shots of one camera body that make a burst (default 30).
         #[arg(long)]
-        phash_min_similarity: Option<f32>,
+        near_seconds: Option<u32>,
+        /// Keeper rules to put first, in order, e.g. `bytes,format` (the rest follow in the
+        /// default order: pixels, orientation, sharpness, exif, format, date, bytes, folder).
+        #[arg(long, value_enum, value_delimiter = ',')]
+        keep_order: Vec<KeepRule>,
+        /// Formats the keeper prefers first, in order, e.g. `heic,jpeg` (default: raw, dng,
+        /// tiff, png, heic, avif, jxl, jpeg, webp, bmp, gif, pnm).
+        #[arg(long, value_delimiter = ',')]
+        prefer_format: Vec<String>,
         /// JSON: {"groups":[{"tier":T,"files":[PATH,...],"keep":PATH,"scores":{...}}]}.
         #[arg(long)]
         json: bool,
@@ -387,8 +396,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Duplicates {
             tier,
             min_similarity,
-            max_phash_distance,
-            phash_min_similarity,
+            min_agreement,
+            near_seconds,
+            keep_order,
+            prefer_format,
             json,
         } => {
             let mut opts = DupOptions {
@@ -396,17 +407,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 ..DupOptions::default()
             };
             if let Some(s) = *min_similarity {
-                match tier {
-                    Tier::Near => opts.near_similarity = s,
-                    _ => opts.same_similarity = s,
-                }
+                opts.near_similarity = s;
             }
-            if let Some(d) = *max_phash_distance {
-                opts.same_phash_distance = d;
+            if let Some(a) = *min_agreement {
+                opts.same_agreement = a;
             }
-            if let Some(s) = *phash_min_similarity {
-                opts.phash_min_similarity = s;
+            if let Some(s) = *near_seconds {
+                opts.near_seconds = s;
             }
+            opts.keeper = opts
+                .keeper
+                .with_rules_first(keep_order)
+                .with_formats_first(prefer_format)?;
             cmd_duplicates(&cli, &opts, *json)
         }
         Command::Trash { files } => {
@@ -476,7 +488,10 @@ fn cmd_duplicates(cli: &Cli, opts: &DupOptions, json: bool) -> Result<ExitCode> 
                             "path": f.path,
                             "similarity": f.similarity,
                             "phash_distance": f.phash_distance,
+                            "agreement": f.agreement,
+                            "tier": f.tier,
                             "relation": f.relation,
+                            "proposed": f.proposed,
                             "reference": f.reference,
                         })).collect::<Vec<_>>(),
                     },
@@ -490,7 +505,7 @@ fn cmd_duplicates(cli: &Cli, opts: &DupOptions, json: bool) -> Result<ExitCode> 
         return Ok(ExitCode::SUCCESS);
     }
     if groups.is_empty() {
-        println!("no duplicates");
+        println!("{}", opts.tier.none_found());
     }
     for (i, g) in groups.iter().enumerate() {
         println!(
@@ -506,9 +521,11 @@ fn cmd_duplicates(cli: &Cli, opts: &DupOptions, json: bool) -> Result<ExitCode> 
             println!(
                 "  {} {:.3} {:>14}  {}  ({}×{}, {})",
                 if f.relation == "keeper" {
-                    "keep"
+                    "keep "
+                } else if f.proposed {
+                    "trash"
                 } else {
-                    "    "
+                    "     "
                 },
                 f.similarity,
                 f.relation,

@@ -239,12 +239,21 @@ const NO_EXIF: ExifFacts = ExifFacts {
     fields: 0,
 };
 
-/// EXIF facts, the date shown for the photo (DateTimeOriginal, else the file's DateTime) and
-/// its capture time (DateTimeOriginal only: an editor rewrites DateTime, not the capture time).
-fn read_exif(bytes: &[u8]) -> (ExifFacts, Option<String>, Option<String>) {
+/// What EXIF says of a photo besides its orientation: the date shown (DateTimeOriginal, else
+/// the file's DateTime), the capture time (DateTimeOriginal only: an editor rewrites DateTime,
+/// not the capture time), and the camera body (Make / Model / BodySerialNumber).
+#[derive(Debug, Default)]
+struct ExifText {
+    taken_at: Option<String>,
+    captured_at: Option<String>,
+    camera: Option<String>,
+}
+
+/// EXIF facts and text of a file (none when it has no readable EXIF).
+fn read_exif(bytes: &[u8]) -> (ExifFacts, ExifText) {
     let mut facts = NO_EXIF;
     let Ok(exif) = exif::Reader::new().read_from_container(&mut Cursor::new(bytes)) else {
-        return (facts, None, None);
+        return (facts, ExifText::default());
     };
     facts.fields = exif.fields().count() as u32;
     if let Some(o) = exif
@@ -261,9 +270,44 @@ fn read_exif(bytes: &[u8]) -> (ExifFacts, Option<String>, Option<String>) {
                 _ => None,
             })
     };
-    let captured = ascii(exif::Tag::DateTimeOriginal);
-    let taken = captured.clone().or_else(|| ascii(exif::Tag::DateTime));
-    (facts, taken, captured)
+    let original = ascii(exif::Tag::DateTimeOriginal);
+    let taken = original.clone().or_else(|| ascii(exif::Tag::DateTime));
+    // The capture time to the fraction of a second where the camera says it (phones write
+    // SubSecTimeOriginal: an iPhone's HDR and normal shots share their second, not their
+    // milliseconds).
+    let subsec = ascii(exif::Tag::SubSecTimeOriginal)
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()));
+    let captured = match (original, subsec) {
+        (Some(t), Some(ss)) => Some(format!("{t}.{ss}")),
+        (t, _) => t,
+    };
+    let tidy = |s: Option<String>| {
+        s.map(|s| {
+            s.trim_matches(|c: char| c == '\0' || c.is_whitespace())
+                .to_owned()
+        })
+        .filter(|s| !s.is_empty())
+    };
+    let camera = tidy(ascii(exif::Tag::Model)).map(|model| {
+        [
+            tidy(ascii(exif::Tag::Make)),
+            Some(model),
+            tidy(ascii(exif::Tag::BodySerialNumber)),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" / ")
+    });
+    (
+        facts,
+        ExifText {
+            taken_at: taken,
+            captured_at: captured,
+            camera,
+        },
+    )
 }
 
 /// Decode `bytes` for embedding.
@@ -286,9 +330,9 @@ pub fn decode(
     if let Format::Unsupported(name) = format {
         return Err(DecodeError::Unsupported(name));
     }
-    let (exif, taken_at, captured_at) = match format {
+    let (exif, text) = match format {
         Format::Jpeg | Format::Tiff | Format::Png | Format::WebP => read_exif(bytes),
-        _ => (NO_EXIF, None, None),
+        _ => (NO_EXIF, ExifText::default()),
     };
 
     let (image, full_w, full_h) = match format {
@@ -326,10 +370,12 @@ pub fn decode(
             width: w,
             height: h,
             phash: None,
-            taken_at,
-            captured_at,
+            taken_at: text.taken_at,
+            captured_at: text.captured_at,
             sharpness: None,
             exif_fields: Some(exif.fields),
+            vthumb: None,
+            camera: text.camera,
         },
     })
 }

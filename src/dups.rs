@@ -1,26 +1,29 @@
-//! Duplicate finder: groups photos into tiers with reasons.
+//! Duplicate finder: groups photos into tiers with reasons, on evidence.
 //!
 //! - **exact**: the same bytes (blake3 content hash).
-//! - **same picture**: one photo re-encoded, resized, recompressed, colour-adjusted, lightly
-//!   cropped, rotated or mirrored: cosine similarity of the CNN descriptors ≥
-//!   [`DupOptions::same_similarity`], or a 64-bit pHash within
-//!   [`DupOptions::same_phash_distance`] bits in one of the 8 dihedral views (rotations by
-//!   90°/180°/270° and mirrors, stored per photo at index time), which finds rotated and
-//!   mirrored copies a CNN descriptor does not.
-//! - **near-duplicate**: different shots of one scene (bursts, edits): cosine ≥
-//!   [`DupOptions::near_similarity`]. Two photos whose EXIF capture times differ are two
-//!   captures, so never more than near-duplicates.
+//! - **same picture**: derived from the same capture (re-encoded, resized, cropped down to
+//!   half the side, rotated by 90° steps or a few degrees, mirrored, colour-adjusted,
+//!   greyscale, blurred, captioned). Proven by the pixels: the pair's thumbnails align under
+//!   a dihedral view × similarity transform and agree block for block ([`crate::verify`]).
+//!   A descriptor or pHash resemblance alone is never enough; two photos whose EXIF capture
+//!   times differ are two captures, so never the same picture, however well they align.
+//! - **near-duplicate**: the same scene at the same moment (a burst, a second shot). Evidence:
+//!   EXIF capture times at most [`DupOptions::near_seconds`] apart from one camera body, or an
+//!   alignment that shows a mostly static scene ([`crate::verify::Verdict::static_scene`]).
+//! - **similar**: photos that merely look alike (descriptor cosine ≥
+//!   [`DupOptions::near_similarity`]), for browsing only: never proposed for the trash.
 //!
-//! A link on descriptor similarity alone joins two groups only where enough of the smaller
-//! one's members link them ([`NEAR_SUPPORT`]), so one chance resemblance does not chain
-//! groups; pHash matches join first and need no support.
+//! **No chaining.** Every member of a group is tied *directly to the group's keeper* by
+//! evidence of the group's tier or a tighter one (the star rule, [`group`]): a photo that
+//! resembles members of two groups never merges them, and a member whose own link to the
+//! keeper is weaker than its neighbour's joins at its own, weaker relation.
 //!
-//! Candidate pairs come from range queries on the HNSW index (cosine) and on a Hamming HNSW
-//! index of the pHashes (usearch, binary vectors), never an all-pairs pass. Indexing runs both
-//! queries as each photo enters and stores the pairs in the catalog ([`store_candidates`]);
-//! grouping queries only photos without stored pairs ([`Candidates::collect`]), and the pairs
-//! are kept between groupings so a threshold change only regroups ([`group`]). Groups are the
-//! connected components (union-find) of the pairs that pass the tier's test.
+//! Candidate pairs come from range queries on the HNSW index (cosine ≥ [`VERIFY_FLOOR`]) and
+//! on a Hamming HNSW index of the 8 dihedral pHashes (usearch, binary vectors), never an
+//! all-pairs pass. Indexing runs both queries as each photo enters, verifies each candidate
+//! and stores the pairs with their verdicts in the catalog ([`store_candidates`]); grouping
+//! queries only photos without stored pairs ([`Candidates::collect`]), and the pairs are kept
+//! between groupings so a threshold change only regroups ([`group`]).
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -30,6 +33,7 @@ use usearch::{Index, IndexOptions, MetricKind, ScalarKind, b1x8};
 
 use crate::catalog::{Catalog, ContentHash, PhotoRow};
 use crate::error::{Error, Result};
+use crate::verify::{Thumb, Verdict};
 use crate::vindex::VectorIndex;
 
 /// The 8 dihedral views, in the order of the stored perceptual hashes (identity, rotations
@@ -46,6 +50,16 @@ pub const DIHEDRAL: [&str; 8] = [
     "mirrored, rotated 90° counter-clockwise",
 ];
 
+/// The dihedral view that undoes view `v` (rotations by 90° and 270° undo each other; the
+/// others are their own inverses).
+fn inverse_view(v: u8) -> u8 {
+    match v {
+        1 => 3,
+        3 => 1,
+        v => v,
+    }
+}
+
 /// Duplicate tiers, tightest first.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, clap::ValueEnum,
@@ -54,42 +68,202 @@ pub const DIHEDRAL: [&str; 8] = [
 pub enum Tier {
     /// The same bytes.
     Exact,
-    /// The same picture, transformed (re-encoded, resized, rotated, mirrored, lightly cropped,
-    /// colour-adjusted).
+    /// The same picture, edited: proven by pixel-level verification.
     Same,
-    /// Different shots of one scene.
+    /// Another shot of one scene at one moment (burst, second shot): capture times or a
+    /// static-scene alignment.
     Near,
+    /// Photos that look alike, nothing more: for browsing, never proposed for the trash.
+    Similar,
 }
 
-/// Thresholds of the duplicate finder. Defaults calibrated on the near-duplicate benchmark
-/// (`BENCHMARKS.md`, "Duplicate finder").
+impl Tier {
+    /// What an empty result at this tier means, in one sentence.
+    pub fn none_found(self) -> &'static str {
+        match self {
+            Tier::Exact => "No duplicates: no two files have the same bytes.",
+            Tier::Same => {
+                "No duplicates: no two photos are the same picture. Copies are verified pixel \
+                 for pixel; photos that only look alike are not copies (the near-duplicate and \
+                 similar tiers show those)."
+            }
+            Tier::Near => "No duplicates: no copies, bursts or second shots.",
+            Tier::Similar => "No photos alike enough at this threshold.",
+        }
+    }
+
+    /// Whether members linked to the keeper at this tier are proposed for the trash (ticked)
+    /// by default: exact copies and verified same pictures only.
+    pub fn proposed(self) -> bool {
+        self <= Tier::Same
+    }
+}
+
+/// What decides which file of a group is kept, in the user's order (see [`KeeperOrder`]).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum KeepRule {
+    /// More pixels.
+    Pixels,
+    /// The orientation most members share (a rotated copy is not kept over upright ones).
+    Orientation,
+    /// Not blurry (see [`BLURRY_FRACTION`]).
+    Sharpness,
+    /// EXIF metadata kept (a copy that lost the camera's metadata is rarely the original).
+    Exif,
+    /// Better format, in [`KeeperOrder::formats`] order.
+    Format,
+    /// An EXIF date present.
+    Date,
+    /// More bytes (less compressed).
+    Bytes,
+    /// In the library added first (e.g. the main photo folder over a downloads folder).
+    Folder,
+}
+
+impl KeepRule {
+    /// Every rule, in the default order.
+    pub const DEFAULT: [KeepRule; 8] = [
+        KeepRule::Pixels,
+        KeepRule::Orientation,
+        KeepRule::Sharpness,
+        KeepRule::Exif,
+        KeepRule::Format,
+        KeepRule::Date,
+        KeepRule::Bytes,
+        KeepRule::Folder,
+    ];
+
+    /// Short name, as on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            KeepRule::Pixels => "pixels",
+            KeepRule::Orientation => "orientation",
+            KeepRule::Sharpness => "sharpness",
+            KeepRule::Exif => "exif",
+            KeepRule::Format => "format",
+            KeepRule::Date => "date",
+            KeepRule::Bytes => "bytes",
+            KeepRule::Folder => "folder",
+        }
+    }
+}
+
+/// Container formats the keeper's format rule knows, in the default preference order (best
+/// first): raw and lossless before lossy, HEIC/AVIF/JPEG XL (a phone's or camera's own
+/// encoding) before JPEG, then the rest.
+pub const FORMATS: [&str; 12] = [
+    "raw", "dng", "tiff", "png", "heic", "avif", "jxl", "jpeg", "webp", "bmp", "gif", "pnm",
+];
+
+/// The keeper rules in the user's order: reference folders always come first (their photos
+/// are never proposed), then `rules`, then the shorter path. Copy, so it travels in
+/// [`DupOptions`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeeperOrder {
+    /// The rules, most important first; each appears once.
+    pub rules: [KeepRule; 8],
+    /// Format preference, best first: indices into [`FORMATS`].
+    pub formats: [u8; 12],
+}
+
+impl Default for KeeperOrder {
+    fn default() -> Self {
+        KeeperOrder {
+            rules: KeepRule::DEFAULT,
+            formats: std::array::from_fn(|i| i as u8),
+        }
+    }
+}
+
+impl KeeperOrder {
+    /// The default order with `first` moved to the front, in the order given (repeats
+    /// ignored).
+    pub fn with_rules_first(mut self, first: &[KeepRule]) -> Self {
+        let mut rules: Vec<KeepRule> = Vec::with_capacity(8);
+        for r in first.iter().chain(self.rules.iter()) {
+            if !rules.contains(r) {
+                rules.push(*r);
+            }
+        }
+        self.rules.copy_from_slice(&rules[..8]);
+        self
+    }
+
+    /// The format preference with `first` (names from [`FORMATS`]; "jpg"/"tif"/"heif" are
+    /// accepted) moved to the front, in the order given.
+    ///
+    /// Errors: [`Error::Invalid`] naming an unknown format.
+    pub fn with_formats_first(mut self, first: &[String]) -> Result<Self> {
+        let mut order: Vec<u8> = Vec::with_capacity(FORMATS.len());
+        for name in first {
+            let name = match name.to_ascii_lowercase().as_str() {
+                "jpg" => "jpeg".to_owned(),
+                "tif" => "tiff".to_owned(),
+                "heif" => "heic".to_owned(),
+                n => n.to_owned(),
+            };
+            let i = FORMATS.iter().position(|f| *f == name).ok_or_else(|| {
+                Error::Invalid(format!(
+                    "unknown format {name:?} (known: {})",
+                    FORMATS.join(", ")
+                ))
+            })? as u8;
+            if !order.contains(&i) {
+                order.push(i);
+            }
+        }
+        for &i in &self.formats {
+            if !order.contains(&i) {
+                order.push(i);
+            }
+        }
+        self.formats.copy_from_slice(&order);
+        Ok(self)
+    }
+
+    /// Preference of a container format (higher is better); unknown formats last.
+    pub fn format_rank(&self, format: &str) -> u8 {
+        let f = if format == "heif" { "heic" } else { format };
+        FORMATS
+            .iter()
+            .position(|x| *x == f)
+            .and_then(|i| self.formats.iter().position(|&j| j as usize == i))
+            .map_or(0, |pos| (FORMATS.len() - pos) as u8)
+    }
+}
+
+/// Thresholds of the duplicate finder. Defaults calibrated on the duplicate benchmark with
+/// hard negatives (`BENCHMARKS.md`, "Duplicate finder").
 #[derive(Debug, Clone, Copy)]
 pub struct DupOptions {
-    /// Loosest tier to group by: `Exact` groups identical files only, `Same` adds transformed
-    /// copies, `Near` adds similar shots.
+    /// Loosest tier to group by: `Exact` groups identical files only, `Same` adds verified
+    /// edits, `Near` adds second shots, `Similar` adds look-alikes.
     pub tier: Tier,
-    /// Same picture if descriptor cosine similarity ≥ this.
-    pub same_similarity: f32,
-    /// Same picture if the pHashes differ in at most this many of 64 bits (in some dihedral
-    /// view) and the descriptors are at least [`Self::phash_min_similarity`] alike.
-    pub same_phash_distance: u32,
-    /// Floor on cosine similarity for a pHash match (flat, featureless images share pHashes).
-    pub phash_min_similarity: f32,
-    /// Near-duplicate if descriptor cosine similarity ≥ this.
+    /// Same picture if the verified alignment has at least this share of agreeing blocks
+    /// (default [`crate::verify::SAME_AGREE`]).
+    pub same_agreement: f32,
+    /// Similar (and near-duplicate by capture time) if descriptor cosine similarity ≥ this.
     pub near_similarity: f32,
+    /// Two dated photos from one camera body at most this many seconds apart are one burst.
+    pub near_seconds: u32,
     /// Candidates per photo from each index (range queries are capped at this many).
     pub max_candidates: usize,
+    /// Which file of a group is kept.
+    pub keeper: KeeperOrder,
 }
 
 impl Default for DupOptions {
     fn default() -> Self {
         DupOptions {
             tier: Tier::Same,
-            same_similarity: 0.78,
-            same_phash_distance: 8,
-            phash_min_similarity: 0.30,
+            same_agreement: crate::verify::SAME_AGREE,
             near_similarity: 0.74,
+            near_seconds: 30,
             max_candidates: 16,
+            keeper: KeeperOrder::default(),
         }
     }
 }
@@ -117,9 +291,17 @@ pub struct DupFile {
     /// Smallest pHash Hamming distance to the keeper over the 8 dihedral views, bits
     /// (`None` if either hash is unknown).
     pub phash_distance: Option<u32>,
-    /// How this file relates to the keeper: "keeper", "exact copy", "rotated 90°", …,
-    /// "same picture", "similar shot".
+    /// Share of agreeing blocks when aligned with the keeper ([`Verdict::agree`]); `None`
+    /// when not verified (the keeper, exact copies, or no alignment found).
+    pub agreement: Option<f32>,
+    /// Tier of this file's own link to the keeper (`Exact` for the keeper and its copies).
+    pub tier: Tier,
+    /// How this file relates to the keeper: "keeper", "exact copy", "rotated 90° clockwise",
+    /// "cropped", "same picture", "burst shot", "second shot", "looks alike".
     pub relation: String,
+    /// Proposed for the trash by default: an exact copy or a verified same picture of the
+    /// keeper, not in a reference folder.
+    pub proposed: bool,
     /// In a reference folder: kept, never proposed for deletion.
     pub reference: bool,
 }
@@ -127,7 +309,7 @@ pub struct DupFile {
 /// A group of duplicates.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct DupGroup {
-    /// The loosest relation inside the group.
+    /// The loosest relation of a member to the keeper.
     pub tier: Tier,
     /// Members, the suggested keeper first.
     pub files: Vec<DupFile>,
@@ -144,17 +326,16 @@ impl DupGroup {
     }
 }
 
-/// Preference of a container format for the keeper (higher is better): lossless and raw
-/// formats over lossy ones.
+/// Preference of a container format for the keeper in the default order (higher is better):
+/// see [`FORMATS`].
 pub fn format_rank(format: &str) -> u8 {
-    match format {
-        "raw" | "dng" => 6,
-        "tiff" => 5,
-        "png" => 4,
-        "jpeg" => 3,
-        "webp" => 2,
-        _ => 1,
-    }
+    KeeperOrder::default().format_rank(format)
+}
+
+/// Formats that store pixels losslessly: a file in one of them with the same pixels as a
+/// lossy file is taken for a re-encode of it, never for its original.
+fn lossless(format: &str) -> bool {
+    matches!(format, "png" | "tiff" | "bmp" | "pnm" | "gif")
 }
 
 /// What a group knows about one member when choosing the keeper.
@@ -172,30 +353,40 @@ struct KeeperFacts {
     exif_poor: bool,
 }
 
-/// Order of keeper preference, best first: in a reference folder; more pixels; the orientation
-/// most members share (so a rotated copy is not kept over upright ones); not blurry; EXIF
-/// metadata kept (a copy that lost the camera's metadata is rarely the original, even as PNG);
-/// better format (raw > tiff > png > jpeg > webp); EXIF date present; more bytes (less
-/// compressed); then the shorter path (the original usually has the plainest name). Sharpness
-/// and EXIF richness are coarse yes/no facts relative to the group, so a recompressed copy with
-/// slightly different numbers does not win on noise.
+/// Order of keeper preference, best first: in a reference folder; then `order`'s rules
+/// (default: more pixels; the orientation most members share; not blurry; EXIF metadata
+/// kept; better format; EXIF date present; more bytes; the library added first); then the
+/// shorter path (the original usually has the plainest name). Sharpness and EXIF richness are
+/// coarse yes/no facts relative to the group, so a recompressed copy with slightly different
+/// numbers does not win on noise.
 fn keeper_order(
     a: &PhotoRow,
     b: &PhotoRow,
     fa: KeeperFacts,
     fb: KeeperFacts,
+    order: &KeeperOrder,
 ) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
     let px = |p: &PhotoRow| p.width as u64 * p.height as u64;
-    fb.reference
-        .cmp(&fa.reference)
-        .then(px(b).cmp(&px(a)))
-        .then(fa.minority_orientation.cmp(&fb.minority_orientation))
-        .then(fa.blurry.cmp(&fb.blurry))
-        .then(fa.exif_poor.cmp(&fb.exif_poor))
-        .then(format_rank(&b.format).cmp(&format_rank(&a.format)))
-        .then(b.taken_at.is_some().cmp(&a.taken_at.is_some()))
-        .then(b.size.cmp(&a.size))
-        .then(a.path.as_os_str().len().cmp(&b.path.as_os_str().len()))
+    let mut o = fb.reference.cmp(&fa.reference);
+    for rule in order.rules {
+        if o != Ordering::Equal {
+            return o;
+        }
+        o = match rule {
+            KeepRule::Pixels => px(b).cmp(&px(a)),
+            KeepRule::Orientation => fa.minority_orientation.cmp(&fb.minority_orientation),
+            KeepRule::Sharpness => fa.blurry.cmp(&fb.blurry),
+            KeepRule::Exif => fa.exif_poor.cmp(&fb.exif_poor),
+            KeepRule::Format => order
+                .format_rank(&b.format)
+                .cmp(&order.format_rank(&a.format)),
+            KeepRule::Date => b.taken_at.is_some().cmp(&a.taken_at.is_some()),
+            KeepRule::Bytes => b.size.cmp(&a.size),
+            KeepRule::Folder => a.library_id.cmp(&b.library_id),
+        };
+    }
+    o.then(a.path.as_os_str().len().cmp(&b.path.as_os_str().len()))
         .then(a.path.cmp(&b.path))
 }
 
@@ -301,87 +492,54 @@ impl UnionFind {
     }
 }
 
-/// Union-find with cannot-link constraints (the user's "not a duplicate" decisions): a union
-/// that would put a decided pair into one group is refused.
-struct ConstrainedUnionFind {
-    uf: UnionFind,
-    /// Element -> elements it must not be grouped with.
-    apart: HashMap<usize, Vec<usize>>,
-    /// Root -> its members that have constraints.
-    constrained: HashMap<usize, Vec<usize>>,
+/// pHash distance, bits of 64, within which the best dihedral view of a pair is passed to
+/// verification as a hint (a rotated or mirrored copy): beyond it, the view is noise.
+const VIEW_HINT_BITS: u32 = 22;
+
+/// Verify content `b` against content `a` from their thumbnails, with the pHash's best
+/// dihedral view as a hint. `None` when either has no usable thumbnail or no alignment exists.
+fn verify_pair(a: Option<&Thumb>, b: Option<&Thumb>, pa: &[u8], pb: &[u8]) -> Option<Verdict> {
+    let views: Vec<usize> = dihedral_distance(pa, pb)
+        .filter(|&(bits, _)| bits <= VIEW_HINT_BITS)
+        .map(|(_, v)| v)
+        .into_iter()
+        .collect();
+    crate::verify::verify(a?, b?, &views)
 }
 
-impl ConstrainedUnionFind {
-    fn new(n: usize, apart: HashMap<usize, Vec<usize>>) -> Self {
-        let constrained = apart.keys().map(|&c| (c, vec![c])).collect();
-        ConstrainedUnionFind {
-            uf: UnionFind::new(n),
-            apart,
-            constrained,
-        }
-    }
-
-    /// Join the groups of `a` and `b` unless a decision keeps two of their members apart.
-    fn union(&mut self, a: usize, b: usize) {
-        let (ra, rb) = (self.uf.find(a), self.uf.find(b));
-        if ra == rb {
-            return;
-        }
-        let left = self.constrained.get(&ra).cloned().unwrap_or_default();
-        for x in left {
-            let partners = self.apart.get(&x).cloned().unwrap_or_default();
-            if partners.into_iter().any(|y| self.uf.find(y) == rb) {
-                return;
-            }
-        }
-        self.uf.union(ra, rb);
-        let root = self.uf.find(ra);
-        let child = if root == ra { rb } else { ra };
-        if let Some(moved) = self.constrained.remove(&child) {
-            self.constrained.entry(root).or_default().extend(moved);
-        }
-    }
+/// Decode the stored verification thumbnails of `hashes` (in parallel); contents without one
+/// are absent.
+fn load_thumbs(catalog: &Catalog, hashes: &[ContentHash]) -> Result<HashMap<ContentHash, Thumb>> {
+    let raw = catalog.vthumbs(hashes)?;
+    Ok(raw
+        .into_par_iter()
+        .filter_map(|(h, jpeg)| Some((h, Thumb::decode(&jpeg)?)))
+        .collect())
 }
 
-/// Scores of a candidate pair of contents.
-#[derive(Debug, Clone, Copy)]
-struct Pair {
-    cos: f32,
-    phash: Option<(u32, usize)>,
-}
+/// Cosine similarity down to which duplicate candidates are verified when a photo enters the
+/// index. Low on purpose: a crop of half the side is often no more alike to its original by
+/// descriptor than unrelated photos are (0.5–0.7 on the benchmark), and verification, not the
+/// threshold, decides.
+pub const VERIFY_FLOOR: f32 = 0.5;
 
-impl Pair {
-    /// The pHashes match in some dihedral view, and the descriptors agree enough for that to
-    /// mean something.
-    fn phash_match(&self, o: &DupOptions) -> bool {
-        self.phash.is_some_and(|(d, _)| d <= o.same_phash_distance)
-            && self.cos >= o.phash_min_similarity
-    }
-
-    fn tier(&self, o: &DupOptions) -> Option<Tier> {
-        if self.cos >= o.same_similarity || self.phash_match(o) {
-            Some(Tier::Same)
-        } else if self.cos >= o.near_similarity {
-            Some(Tier::Near)
-        } else {
-            None
-        }
-    }
-}
-
-/// Cosine similarity down to which duplicate candidates are looked up when a photo enters the
-/// index and kept in the catalog ([`crate::catalog::Catalog::dup_pairs`]): the loosest default
-/// threshold (near-duplicate, 0.74). Lower would store pairs of merely similar photos (on the
-/// 100k benchmark, 0.70 kept ~60 per photo); grouping at a lower threshold queries the index.
+/// Cosine similarity down to which candidates are kept in the catalog without verified
+/// evidence ([`crate::catalog::Catalog::dup_pairs`]): the default similar threshold (0.74).
+/// Grouping with a lower one queries the index.
 pub const PAIR_FLOOR: f32 = 0.74;
 
-/// Most candidates kept per photo at insert time (`max_candidates`, with room for files of
+/// Most candidates verified per photo at insert time (its pHash matches first, then its
+/// nearest by descriptor): about 0.5 ms each on this project's machine, so a photo costs at
+/// most ~6 ms of verification however many look-alikes it has. A copy needs only one
+/// verified link to enter its group's component: grouping verifies it against the keeper.
+pub const VERIFY_LIMIT: usize = 12;
+
+/// Most candidates looked up per photo at insert time (`max_candidates`, with room for files of
 /// identical bytes, which share one descriptor).
 pub const PAIR_LIMIT: usize = 24;
 
 /// pHash distance, bits of 64, up to which candidates are looked up at insert time (in any of
-/// the 8 dihedral views): the default same-picture threshold. Grouping with a looser one
-/// queries the pHash index again.
+/// the 8 dihedral views): rotated and mirrored copies, which a CNN descriptor does not find.
 pub const PAIR_PHASH_DISTANCE: u32 = 8;
 
 /// Nearest pHashes looked at per dihedral view when a photo enters the index: copies within a
@@ -486,13 +644,16 @@ impl PhashIndex {
     }
 }
 
-/// Look up and store the duplicate candidates of contents whose descriptors just entered
-/// `index` (`(file id, content, descriptor)`): a range query each at [`PAIR_FLOOR`], at most
-/// [`PAIR_LIMIT`] hits, and a pHash query of all 8 dihedral views within
-/// [`PAIR_PHASH_DISTANCE`] bits (their pHashes are added to `phashes` first, so the entering
-/// contents find each other), run in parallel, then one catalog transaction
-/// ([`crate::catalog::Writer::put_dup_pairs`]) with each pair's cosine similarity. Grouping
-/// reads them instead of querying every photo again (see BENCHMARKS.md for the cost).
+/// Look up, verify and store the duplicate candidates of contents whose descriptors just
+/// entered `index` (`(file id, content, descriptor)`): a range query each down to
+/// [`VERIFY_FLOOR`], at most [`PAIR_LIMIT`] hits, and a pHash query of all 8 dihedral views
+/// within [`PAIR_PHASH_DISTANCE`] bits (their pHashes are added to `phashes` first, so the
+/// entering contents find each other), run in parallel; each pair is verified from the stored
+/// thumbnails ([`crate::verify`]); then one catalog transaction
+/// ([`crate::catalog::Writer::put_dup_pairs`]) keeps the pairs at cosine ≥ [`PAIR_FLOOR`],
+/// found by pHash, or aligned at least as a static scene, each with its cosine and verdict.
+/// Grouping reads them instead of querying and verifying every photo again (see BENCHMARKS.md
+/// for the cost).
 ///
 /// Errors: a failed query, or the catalog cannot be read or written.
 pub fn store_candidates(
@@ -514,18 +675,28 @@ pub fn store_candidates(
     }
     let phashes = &*phashes;
     let all_views: Vec<usize> = (0..DIHEDRAL.len()).collect();
-    let hits: Vec<Vec<(i64, f32)>> = entering
+    // (file id, cosine, found by pHash)
+    let hits: Vec<Vec<(i64, f32, bool)>> = entering
         .par_iter()
         .map(|(key, h, v)| {
-            let mut found = index.range_search(v, PAIR_FLOOR, PAIR_LIMIT)?;
+            let mut found: Vec<(i64, f32, bool)> = index
+                .range_search(v, VERIFY_FLOOR, PAIR_LIMIT)?
+                .into_iter()
+                .map(|(k, c)| (k, c, false))
+                .collect();
             if let Some(p) = phash_of.get(h) {
                 let mut near = phashes.search(p, &all_views, PHASH_K, PAIR_PHASH_DISTANCE);
                 near.sort_unstable();
                 near.dedup();
                 for k in near.into_iter().map(|k| k as i64) {
-                    if k != *key && !found.iter().any(|f| f.0 == k) {
+                    if k == *key {
+                        continue;
+                    }
+                    if let Some(f) = found.iter_mut().find(|f| f.0 == k) {
+                        f.2 = true;
+                    } else {
                         let cos = index.vector(k).map_or(0.0, |w| cosine(v, &w));
-                        found.push((k, cos));
+                        found.push((k, cos, true));
                     }
                 }
             }
@@ -534,13 +705,99 @@ pub fn store_candidates(
         .collect::<Result<_>>()?;
     let keys: Vec<i64> = hits.iter().flatten().map(|h| h.0).collect();
     let hash_of = catalog.hashes_of(&keys)?;
-    catalog.write(|w| {
-        for ((_, h, _), found) in entering.iter().zip(&hits) {
-            let found: Vec<(ContentHash, f32)> = found
+    // Thumbnails and pHashes of everyone involved, read once.
+    let mut involved: Vec<ContentHash> = hashes.clone();
+    involved.extend(hash_of.values().copied());
+    involved.sort_unstable();
+    involved.dedup();
+    let raw = catalog.vthumbs(&involved)?;
+    let phash_all = catalog.phashes(&involved)?;
+    let none: Vec<u8> = Vec::new();
+    let ph = |h: &ContentHash| phash_all.get(h).unwrap_or(&none);
+    // The pairs to verify, in content-hash order, and the thumbnails they need decoded: a
+    // pair whose stored thumbnails are the same bytes needs one of them only.
+    let to_verify: Vec<Vec<(usize, ContentHash, ContentHash)>> = entering
+        .iter()
+        .zip(&hits)
+        .map(|((_, h, _), found)| {
+            let mut order: Vec<(usize, &(i64, f32, bool))> = found.iter().enumerate().collect();
+            order.sort_by(|(_, x), (_, y)| y.2.cmp(&x.2).then(y.1.total_cmp(&x.1)));
+            order
+                .into_iter()
+                .filter_map(|(i, f)| {
+                    let other = *hash_of.get(&f.0)?;
+                    (other != *h).then(|| (i, *h.min(&other), *h.max(&other)))
+                })
+                .take(VERIFY_LIMIT)
+                .collect()
+        })
+        .collect();
+    let mut decode: HashSet<ContentHash> = HashSet::new();
+    let mut itself: HashSet<ContentHash> = HashSet::new();
+    for &(_, lo, hi) in to_verify.iter().flatten() {
+        match (raw.get(&lo), raw.get(&hi)) {
+            (Some(a), Some(b)) if a == b => {
+                decode.insert(lo);
+                itself.insert(lo);
+            }
+            (Some(_), Some(_)) => {
+                decode.insert(lo);
+                decode.insert(hi);
+            }
+            _ => {}
+        }
+    }
+    let thumbs: HashMap<ContentHash, Thumb> = decode
+        .into_par_iter()
+        .filter_map(|h| Some((h, Thumb::decode(raw.get(&h)?)?)))
+        .collect();
+    // A thumbnail aligned with itself, once each (its texture still decides).
+    let with_itself: HashMap<ContentHash, Option<Verdict>> = itself
+        .into_par_iter()
+        .map(|h| {
+            (
+                h,
+                thumbs
+                    .get(&h)
+                    .and_then(|t| crate::verify::verify(t, t, &[])),
+            )
+        })
+        .collect();
+    let verdict_of = |lo: &ContentHash, hi: &ContentHash| -> Option<Verdict> {
+        if raw.get(lo).is_some_and(|a| raw.get(hi) == Some(a)) {
+            return with_itself.get(lo).copied().flatten();
+        }
+        verify_pair(thumbs.get(lo), thumbs.get(hi), ph(lo), ph(hi))
+    };
+    type Record = (ContentHash, f32, Option<Verdict>);
+    let records: Vec<Vec<Record>> = entering
+        .par_iter()
+        .zip(&hits)
+        .zip(&to_verify)
+        .map(|(((_, h, _), found), verify)| {
+            // Verified: pHash matches, then the most alike by descriptor, at most VERIFY_LIMIT.
+            found
                 .iter()
-                .filter_map(|(k, cos)| Some((*hash_of.get(k)?, *cos)))
-                .collect();
-            w.put_dup_pairs(model, h, &found)?;
+                .enumerate()
+                .filter_map(|(i, &(k, cos, by_phash))| {
+                    let other = *hash_of.get(&k)?;
+                    if other == *h {
+                        return None;
+                    }
+                    let verdict = verify
+                        .iter()
+                        .find(|v| v.0 == i)
+                        .and_then(|&(_, lo, hi)| verdict_of(&lo, &hi));
+                    let keep =
+                        cos >= PAIR_FLOOR || by_phash || verdict.is_some_and(|v| v.static_scene());
+                    keep.then_some((other, cos, verdict))
+                })
+                .collect()
+        })
+        .collect();
+    catalog.write(|w| {
+        for ((_, h, _), found) in entering.iter().zip(&records) {
+            w.put_dup_pairs(model, h, found)?;
         }
         Ok(())
     })
@@ -566,31 +823,36 @@ pub fn find_duplicates(
     )
 }
 
+/// Scores of a candidate pair of contents `(a, b)`, `a < b` by content hash.
+#[derive(Debug, Clone, Copy)]
+struct Pair {
+    cos: f32,
+    /// Verification of `b` against `a` (view: of `a`); `None` if not verifiable.
+    verdict: Option<Verdict>,
+}
+
 /// The scored candidate pairs of a library: everything grouping needs that does not depend on
-/// the similarity thresholds, so a threshold change (the app's slider) regroups without
-/// querying again. Valid while the catalog and index are unchanged (the caller checks, e.g.
+/// the thresholds, so a threshold change (the app's slider) regroups without querying or
+/// verifying again. Valid while the catalog and index are unchanged (the caller checks, e.g.
 /// with [`Catalog::data_version`]).
 pub struct Candidates {
     photos: Vec<PhotoRow>,
     /// Content (distinct bytes) -> its files (indices into `photos`).
     files_of: Vec<Vec<usize>>,
     content_of_hash: HashMap<ContentHash, usize>,
-    /// Pairs of contents `(a, b)`, `a < b`, with their scores.
+    /// Pairs of contents `(a, b)`, `a`'s hash < `b`'s hash, with their scores.
     pairs: Vec<((usize, usize), Pair)>,
     /// Loosest tier collected for.
     tier: Tier,
-    /// Descriptor pairs down to this cosine similarity are present.
+    /// Unverified descriptor pairs down to this cosine similarity are present.
     floor: f32,
-    /// pHash pairs up to this many bits are present.
-    phash_distance: u32,
     max_candidates: usize,
 }
 
 impl Candidates {
-    /// Read the photos of `catalog` and their candidate pairs for `opts` (descriptor cosine
-    /// down to the loosest threshold used or [`PAIR_FLOOR`], whichever is lower; pHash
-    /// distance up to `same_phash_distance` bits): the pairs stored at insert time, range
-    /// queries for photos without them, pHash queries, then each pair's missing scores.
+    /// Read the photos of `catalog` and their candidate pairs for `opts`: the pairs stored at
+    /// insert time (with their verdicts), range queries and verification for photos without
+    /// them, pHash queries, then each pair's missing scores.
     ///
     /// Errors: the catalog cannot be read, or the pHash index cannot be built.
     pub fn collect(
@@ -618,26 +880,37 @@ impl Candidates {
             .collect();
         let n = files_of.len();
         let rep = |c: usize| &photos[files_of[c][0]];
+        // Pair key in content-hash order, as verdicts are stored.
+        let ordered = |a: usize, b: usize| {
+            if rep(a).hash <= rep(b).hash {
+                (a, b)
+            } else {
+                (b, a)
+            }
+        };
 
-        let mut pairs: HashMap<(usize, usize), Pair> = HashMap::new();
+        // Scores known so far; verdict `None` = not verified yet.
+        let mut pairs: HashMap<(usize, usize), (f32, Option<Option<Verdict>>)> = HashMap::new();
         let mut floor = f32::INFINITY;
         if opts.tier >= Tier::Same {
-            // Candidates from the descriptor index (range query at the loosest threshold used).
-            floor = floor_of(opts).min(PAIR_FLOOR);
-            // Photos whose candidates were stored when they entered the index need no query: a
-            // pair is found by whichever of its two photos entered later.
-            // Their pHash candidates too, when the pHash threshold is no looser than theirs.
-            let use_stored = floor >= PAIR_FLOOR && opts.same_phash_distance <= PAIR_PHASH_DISTANCE;
+            floor = if opts.tier >= Tier::Near {
+                opts.near_similarity.min(VERIFY_FLOOR)
+            } else {
+                VERIFY_FLOOR
+            };
+            // Stored candidates hold every verified pair and unverified ones down to
+            // PAIR_FLOOR: enough unless a lower similarity threshold is asked for.
+            let use_stored = opts.tier <= Tier::Same || opts.near_similarity >= PAIR_FLOOR;
             let (scanned, stored) = if use_stored {
                 catalog.dup_pairs(model)?
             } else {
                 Default::default()
             };
-            for (a, b, cos) in stored {
+            for (a, b, cos, verdict) in stored {
                 if let (Some(&a), Some(&b)) = (content_of_hash.get(&a), content_of_hash.get(&b))
                     && a != b
                 {
-                    pairs.insert((a.min(b), a.max(b)), Pair { cos, phash: None });
+                    pairs.insert(ordered(a, b), (cos, Some(verdict)));
                 }
             }
             let live: Vec<usize> = (0..n)
@@ -649,97 +922,202 @@ impl Candidates {
                 live.len(),
                 t0.elapsed()
             );
-            // Duplicates are very close neighbours: a short candidate list finds them (ef_search
-            // 32 instead of the query default, restored below).
-            let ef = index.ef_search();
-            index.set_ef_search(opts.max_candidates.max(32));
+            let k = opts.max_candidates.max(PAIR_LIMIT);
             let found: Vec<Vec<(usize, usize, f32)>> = live
                 .par_iter()
                 .copied()
-                .map(|c| {
+                .map(|c| -> Result<Vec<(usize, usize, f32)>> {
                     let Some(v) = index.vector(rep(c).key) else {
-                        return Vec::new();
+                        return Ok(Vec::new());
                     };
-                    let hits = index
-                        .range_search(&v, floor, opts.max_candidates + files_of[c].len())
-                        .unwrap_or_default();
-                    hits.into_iter()
-                        .filter_map(|(k, sim)| {
-                            let c2 = *content_of_key.get(&k)?;
-                            (c2 != c).then_some((c.min(c2), c.max(c2), sim))
+                    let hits = index.range_search(&v, floor, k + files_of[c].len())?;
+                    Ok(hits
+                        .into_iter()
+                        .filter_map(|(key, sim)| {
+                            let c2 = *content_of_key.get(&key)?;
+                            (c2 != c).then(|| {
+                                let (a, b) = ordered(c, c2);
+                                (a, b, sim)
+                            })
                         })
-                        .collect()
+                        .collect())
                 })
-                .collect();
-            index.set_ef_search(ef);
+                .collect::<Result<_>>()?;
             tracing::info!("dups: descriptor range queries done at {:?}", t0.elapsed());
             for (a, b, sim) in found.into_iter().flatten() {
-                pairs.entry((a, b)).or_insert(Pair {
-                    cos: sim,
-                    phash: None,
-                });
+                pairs.entry((a, b)).or_insert((sim, None));
             }
             // Candidates from the pHash index: the 8 views of each content without stored
             // candidates against everyone's own hash.
             let query = if use_stored { Some(&live[..]) } else { None };
-            for pair in phash_candidates(&photos, &files_of, opts, query)? {
-                pairs.entry(pair).or_insert(Pair {
-                    cos: f32::NAN,
-                    phash: None,
-                });
+            for (a, b) in phash_candidates(&photos, &files_of, opts, query)? {
+                pairs.entry(ordered(a, b)).or_insert((f32::NAN, None));
             }
             tracing::info!("dups: pHash queries done at {:?}", t0.elapsed());
-            // Complete every pair's scores: the best of the 8 dihedral pHash distances, and the
-            // cosine for pairs found by pHash alone (from the stored vectors).
-            pairs.par_iter_mut().for_each(|(&(a, b), p)| {
-                p.phash = dihedral_distance(&rep(a).phash, &rep(b).phash);
-                if p.cos.is_nan() {
-                    p.cos = match (index.vector(rep(a).key), index.vector(rep(b).key)) {
+        }
+        // Verify the pairs not verified at insert time, from the stored thumbnails.
+        let unverified: Vec<ContentHash> = pairs
+            .iter()
+            .filter(|(_, (_, v))| v.is_none())
+            .flat_map(|(&(a, b), _)| [rep(a).hash, rep(b).hash])
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let thumbs = load_thumbs(catalog, &unverified)?;
+        let scored: Vec<((usize, usize), Pair)> = pairs
+            .into_par_iter()
+            .map(|((a, b), (cos, verdict))| {
+                let (pa, pb) = (rep(a), rep(b));
+                let cos = if cos.is_nan() {
+                    match (index.vector(pa.key), index.vector(pb.key)) {
                         (Some(x), Some(y)) => cosine(&x, &y),
                         _ => 0.0,
-                    };
-                }
-            });
-        }
-        let pairs: Vec<((usize, usize), Pair)> = pairs.into_iter().collect();
+                    }
+                } else {
+                    cos
+                };
+                let verdict = verdict.unwrap_or_else(|| {
+                    verify_pair(
+                        thumbs.get(&pa.hash),
+                        thumbs.get(&pb.hash),
+                        &pa.phash,
+                        &pb.phash,
+                    )
+                });
+                ((a, b), Pair { cos, verdict })
+            })
+            .collect();
         tracing::info!(
-            "dups: {} candidate pairs at {:?}",
-            pairs.len(),
+            "dups: {} candidate pairs ({} contents verified now) at {:?}",
+            scored.len(),
+            thumbs.len(),
             t0.elapsed()
         );
         Ok(Candidates {
             photos,
             files_of,
             content_of_hash,
-            pairs,
+            pairs: scored,
             tier: opts.tier,
             floor,
-            phash_distance: opts.same_phash_distance,
             max_candidates: opts.max_candidates,
         })
     }
 
     /// Whether these candidates hold every pair that grouping with `opts` uses.
     pub fn covers(&self, opts: &DupOptions) -> bool {
+        let needed = if opts.tier >= Tier::Near {
+            opts.near_similarity.min(VERIFY_FLOOR)
+        } else {
+            VERIFY_FLOOR
+        };
         opts.tier == Tier::Exact
             || (self.tier >= opts.tier
-                && self.floor <= floor_of(opts)
-                && self.phash_distance >= opts.same_phash_distance
+                && self.floor <= needed
                 && self.max_candidates >= opts.max_candidates)
     }
 }
 
-/// The loosest descriptor threshold grouping with `opts` uses.
-fn floor_of(opts: &DupOptions) -> f32 {
-    match opts.tier {
-        Tier::Near => opts.near_similarity.min(opts.same_similarity),
-        _ => opts.same_similarity,
+/// Seconds since 0000-03-01 of an EXIF date-time (`YYYY:MM:DD HH:MM:SS`, also with `-` or `/`
+/// in the date); `None` if it does not parse or is a placeholder of zeros.
+fn exif_seconds(t: &str) -> Option<i64> {
+    let d: Vec<i64> = t
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|s| !s.is_empty())
+        .take(6)
+        .map(|s| s.parse().ok())
+        .collect::<Option<_>>()?;
+    let [y, mo, da, h, mi, s] = d[..] else {
+        return None;
+    };
+    if y == 0 || !(1..=12).contains(&mo) || !(1..=31).contains(&da) {
+        return None;
     }
+    // Days from civil (H. Hinnant's algorithm), shifted so March starts the year.
+    let (y, mo) = if mo <= 2 {
+        (y - 1, mo + 9)
+    } else {
+        (y, mo - 3)
+    };
+    let days =
+        365 * y + y.div_euclid(4) - y.div_euclid(100) + y.div_euclid(400) + (153 * mo + 2) / 5 + da
+            - 1;
+    Some(days * 86_400 + h * 3600 + mi * 60 + s)
+}
+
+/// Whether two stored capture times (`YYYY:MM:DD HH:MM:SS[.subsec]`) name two captures: the
+/// seconds differ, or both give fractions and those differ (a copy whose editor dropped the
+/// fraction is still the same capture).
+fn captures_differ(a: &str, b: &str) -> bool {
+    let (sa, fa) = a.split_once('.').map_or((a, None), |(s, f)| (s, Some(f)));
+    let (sb, fb) = b.split_once('.').map_or((b, None), |(s, f)| (s, Some(f)));
+    sa != sb || matches!((fa, fb), (Some(x), Some(y)) if x != y)
+}
+
+/// When and with what a content was captured, as far as EXIF says.
+#[derive(Debug, Clone, Default)]
+struct Capture<'a> {
+    /// DateTimeOriginal, as written.
+    at: Option<&'a str>,
+    /// Parsed, seconds.
+    seconds: Option<i64>,
+    /// Camera body.
+    camera: Option<&'a str>,
+}
+
+/// The tier of the link between contents `a` and `b` given their pair's scores, or `None`
+/// when they are not duplicates at any tier of `opts`:
+/// - same picture: a verified alignment with ≥ `opts.same_agreement` of its blocks agreeing,
+///   unless EXIF says two different captures;
+/// - near-duplicate: such an alignment between two captures, a static-scene alignment, or
+///   two dated photos from one camera body ≤ `opts.near_seconds` apart that are at least
+///   similar;
+/// - similar: cosine ≥ `opts.near_similarity`.
+fn link_tier(p: &Pair, ca: &Capture<'_>, cb: &Capture<'_>, opts: &DupOptions) -> Option<Tier> {
+    let verified = p
+        .verdict
+        .filter(|v| v.textured as usize >= crate::verify::MIN_TEXTURED);
+    let same = verified.is_some_and(|v| v.same_picture_at(opts.same_agreement));
+    let two_captures = matches!((ca.at, cb.at), (Some(x), Some(y)) if captures_differ(x, y));
+    let similar = p.cos >= opts.near_similarity;
+    let tier = if same && !two_captures {
+        Tier::Same
+    } else if same
+        || verified.is_some_and(|v| v.static_scene())
+        || (similar
+            && ca.camera.is_some()
+            && ca.camera == cb.camera
+            && matches!((ca.seconds, cb.seconds),
+                (Some(x), Some(y)) if (x - y).unsigned_abs() <= opts.near_seconds as u64))
+    {
+        Tier::Near
+    } else if similar {
+        Tier::Similar
+    } else {
+        return None;
+    };
+    (tier <= opts.tier).then_some(tier)
+}
+
+/// A link between two contents that passes the requested tier's test.
+#[derive(Debug, Clone, Copy)]
+struct Link {
+    a: usize,
+    b: usize,
+    tier: Tier,
+    pair: Pair,
 }
 
 /// Group the photos of `cands` (collected from `catalog` and `index` for options that
 /// [`Candidates::covers`] `opts`) into duplicate groups, with the user's "not a duplicate"
 /// decisions and reference folders as they are in `catalog` now.
+///
+/// The star rule: the links at the requested tier make components (union-find); in each
+/// component, the best remaining content by keeper preference becomes a keeper and takes
+/// every remaining content *directly* linked to it (the pair's own evidence, verified now if
+/// it was no candidate pair but both are in the component), unless the user said the two (or
+/// it and a member already taken) are not duplicates; repeat with the rest. So each member is
+/// tied to its keeper by its own evidence, and its relation and tier are that link's.
 /// Groups are sorted by tier, then by size (largest first); each group's suggested keeper
 /// comes first.
 ///
@@ -754,91 +1132,73 @@ pub fn group(
     let (photos, files_of, content_of_hash) =
         (&cands.photos, &cands.files_of, &cands.content_of_hash);
     let n = files_of.len();
+    let rep = |c: usize| &photos[files_of[c][0]];
     // The user's "not a duplicate" decisions keep their pair in different groups.
-    let not_dups = catalog.not_duplicates()?;
+    let mut apart: HashSet<(usize, usize)> = HashSet::new();
+    for (x, y) in &catalog.not_duplicates()? {
+        if let (Some(&a), Some(&b)) = (content_of_hash.get(x), content_of_hash.get(y)) {
+            apart.insert((a.min(b), a.max(b)));
+        }
+    }
     let reference: HashSet<i64> = catalog
         .libraries()?
         .into_iter()
         .filter(|l| l.reference)
         .map(|l| l.id)
         .collect();
-    let mut apart: HashMap<usize, Vec<usize>> = HashMap::new();
-    for (x, y) in &not_dups {
-        if let (Some(&a), Some(&b)) = (content_of_hash.get(x), content_of_hash.get(y)) {
-            apart.entry(a).or_default().push(b);
-            apart.entry(b).or_default().push(a);
-        }
-    }
-    // Links at the requested tier, replayed strongest first (see `supported_links`).
-    let ranked: Vec<Link> = cands
-        .pairs
-        .iter()
-        .filter_map(|&((a, b), p)| {
-            Some(Link {
-                a,
-                b,
-                tier: p.tier(opts)?,
-                cos: p.cos,
-                phash: p.phash_match(opts),
-            })
-        })
-        .collect();
-    // Capture time of each content (EXIF DateTimeOriginal), interned.
-    let mut time_ids: HashMap<&str, u32> = HashMap::new();
-    let captures: Vec<Option<u32>> = (0..n)
+    let captures: Vec<Capture<'_>> = (0..n)
         .map(|c| {
-            let t = photos[files_of[c][0]].captured_at.as_deref()?;
-            let next = time_ids.len() as u32;
-            Some(*time_ids.entry(t).or_insert(next))
+            let p = rep(c);
+            Capture {
+                at: p.captured_at.as_deref(),
+                seconds: p.captured_at.as_deref().and_then(exif_seconds),
+                camera: p.camera.as_deref(),
+            }
         })
         .collect();
-    let ranked = supported_links(&captures, ranked, opts);
+    let links: Vec<Link> = if opts.tier == Tier::Exact {
+        Vec::new()
+    } else {
+        cands
+            .pairs
+            .iter()
+            .filter_map(|&((a, b), pair)| {
+                Some(Link {
+                    a,
+                    b,
+                    tier: link_tier(&pair, &captures[a], &captures[b], opts)?,
+                    pair,
+                })
+            })
+            .collect()
+    };
     let mut uf = UnionFind::new(n);
-    for l in &ranked {
+    for l in &links {
         uf.union(l.a, l.b);
     }
     let mut comps: HashMap<usize, Vec<usize>> = HashMap::new();
     for c in 0..n {
         comps.entry(uf.find(c)).or_default().push(c);
     }
-    // Each component's links, strongest first: the per-group work below touches only these.
     let mut comp_links: HashMap<usize, Vec<Link>> = HashMap::new();
-    for l in &ranked {
+    for l in &links {
         comp_links.entry(uf.find(l.a)).or_default().push(*l);
     }
-    let mut final_comps: Vec<(Vec<usize>, usize)> = Vec::new();
-    for cs in comps.into_values() {
-        let root = uf.find(cs[0]);
-        let links = comp_links.get(&root).map_or(&[][..], Vec::as_slice);
-        let decided_inside = cs.iter().any(|c| {
-            apart
-                .get(c)
-                .is_some_and(|ys| ys.iter().any(|&y| uf.find(y) == root))
-        });
-        if decided_inside {
-            // Keeper preference of each content: the position of its best file.
-            let sorted = keeper_sorted(photos, files_of_members(files_of, &cs), &reference);
-            let mut rank: HashMap<usize, usize> = HashMap::new();
-            for (i, f) in sorted.into_iter().enumerate() {
-                rank.entry(content_of_hash[&photos[f].hash]).or_insert(i);
+    let mut groups: Vec<DupGroup> = Vec::new();
+    for (root, cs) in comps {
+        if cs.len() == 1 && files_of[cs[0]].len() == 1 {
+            continue;
+        }
+        let links = comp_links.remove(&root).unwrap_or_default();
+        let stars = star_groups(
+            catalog, index, photos, files_of, &cs, &links, &captures, &apart, &reference, opts,
+        );
+        for g in stars {
+            if g.len() > 1 || files_of[g[0].0].len() > 1 {
+                groups.push(build_group(photos, files_of, &g, index, &reference, opts));
             }
-            final_comps.extend(
-                split_apart(&cs, links, &apart, &rank)
-                    .into_iter()
-                    .map(|part| (part, root)),
-            );
-        } else {
-            final_comps.push((cs, root));
         }
     }
-    let mut groups: Vec<DupGroup> = final_comps
-        .into_iter()
-        .filter(|(cs, _)| cs.len() > 1 || files_of[cs[0]].len() > 1)
-        .map(|(cs, root)| {
-            let tier = group_tier(&cs, comp_links.get(&root).map_or(&[][..], Vec::as_slice));
-            build_group(photos, files_of, &cs, tier, index, opts, &reference)
-        })
-        .collect();
     groups.sort_by(|a, b| {
         a.tier
             .cmp(&b.tier)
@@ -854,196 +1214,150 @@ pub fn group(
     Ok(groups)
 }
 
-/// A candidate pair that passes the requested tier's test.
-#[derive(Debug, Clone, Copy)]
-struct Link {
-    a: usize,
-    b: usize,
-    tier: Tier,
-    cos: f32,
-    /// Backed by a pHash match (a pixel-level fact), not by the descriptors alone.
-    phash: bool,
-}
-
-/// Share of a group's members that must link to another group (of the smaller group; at
-/// least one) before a link on descriptor similarity alone joins the two.
-///
-/// Without it one link chains whole groups: on the duplicate benchmark two different streets
-/// of one town became one near-duplicate group of 29 files because their 20 % thumbnails were
-/// 0.82 alike, which cost the near tier 7 points of precision; the same chaining kept the
-/// same-picture threshold at 0.82, and with the rule it is 0.78 (BENCHMARKS.md).
-pub const NEAR_SUPPORT: f32 = 0.5;
-
-/// Keep the links (over the contents whose interned EXIF capture times are `captures`) that
-/// may join groups at `opts.tier`, replaying them as agglomerative clustering: pHash-backed
-/// links first, then by tier and similarity, strongest first. A pHash-backed link always
-/// joins, as does any link to a lone photo; a link on descriptor similarity alone joins two
-/// groups only where at least [`NEAR_SUPPORT`] of the smaller group's members have a link (at
-/// the requested tier) into the other.
-///
-/// Photos taken at different times are two captures, so at most near-duplicates (a burst, a
-/// second framing), whatever the similarity: a same-picture link between two of them, or
-/// between groups holding different capture times (an undated copy of one shot like another
-/// shot), is only a near-duplicate link ([`as_near`]). A copy keeps its original's time or has
-/// none; shots within one second are not told apart. Links inside one group stay (they set no
-/// group, but count for its tier). Returns them in replay order.
-fn supported_links(captures: &[Option<u32>], mut links: Vec<Link>, opts: &DupOptions) -> Vec<Link> {
-    let n = captures.len();
-    links.retain_mut(|l| {
-        let two_captures = matches!((captures[l.a], captures[l.b]), (Some(x), Some(y)) if x != y);
-        (!two_captures || as_near(l, opts)) && l.tier <= opts.tier
-    });
-    links.sort_by(|x, y| {
-        y.phash
-            .cmp(&x.phash)
-            .then(x.tier.cmp(&y.tier))
-            .then(y.cos.total_cmp(&x.cos))
-            .then((x.a, x.b).cmp(&(y.a, y.b)))
-    });
-    let mut adj: Vec<Vec<usize>> = vec![Vec::new(); n];
-    for l in &links {
-        adj[l.a].push(l.b);
-        adj[l.b].push(l.a);
-    }
-    let mut uf = UnionFind::new(n);
-    // Members of each group, by root.
-    let mut members: HashMap<usize, Vec<usize>> = HashMap::new();
-    // Distinct capture times of each group, by root (a lone photo: its own).
-    let mut times: HashMap<usize, Vec<u32>> = HashMap::new();
-    let times_of = |r: usize, t: &HashMap<usize, Vec<u32>>| -> Vec<u32> {
-        t.get(&r)
-            .cloned()
-            .unwrap_or_else(|| captures[r].into_iter().collect())
-    };
-    let mut kept = Vec::with_capacity(links.len());
-    for mut l in links {
-        let (ra, rb) = (uf.find(l.a), uf.find(l.b));
-        if ra == rb {
-            kept.push(l);
-            continue;
-        }
-        let (ta, tb) = (times_of(ra, &times), times_of(rb, &times));
-        if !ta.is_empty() && !tb.is_empty() && ta != tb && !as_near(&mut l, opts) {
-            continue;
-        }
-        let size = |r: usize, m: &HashMap<usize, Vec<usize>>| m.get(&r).map_or(1, Vec::len);
-        let (small, big) = if (size(ra, &members), ra) <= (size(rb, &members), rb) {
-            (ra, rb)
-        } else {
-            (rb, ra)
-        };
-        let small_members = members.get(&small).cloned().unwrap_or_else(|| vec![small]);
-        if !l.phash && small_members.len() > 1 {
-            let linked = small_members
-                .iter()
-                .filter(|&&m| adj[m].iter().any(|&x| uf.find(x) == big))
-                .count();
-            if (linked as f32) < (NEAR_SUPPORT * small_members.len() as f32).max(1.0) {
-                continue;
-            }
-        }
-        uf.union(ra, rb);
-        let root = uf.find(ra);
-        let mut all = members.remove(&big).unwrap_or_else(|| vec![big]);
-        members.remove(&small);
-        all.extend(small_members);
-        members.insert(root, all);
-        let mut t: Vec<u32> = ta.into_iter().chain(tb).collect();
-        t.sort_unstable();
-        t.dedup();
-        times.remove(&ra);
-        times.remove(&rb);
-        times.insert(root, t);
-        kept.push(l);
-    }
-    kept
-}
-
-/// Make `l` at most a near-duplicate link, backed by the descriptors alone; false when it
-/// then no longer counts (below `opts.near_similarity`, or only same pictures asked for).
-fn as_near(l: &mut Link, opts: &DupOptions) -> bool {
-    if l.tier == Tier::Same {
-        l.tier = Tier::Near;
-        l.phash = false;
-    }
-    opts.tier >= Tier::Near && l.cos >= opts.near_similarity
-}
-
-/// The tier of a group of contents: exact for one content (identical files), same picture
-/// when its same-picture links (among `links`, those of its component) alone connect it,
-/// near-duplicate otherwise.
-fn group_tier(cs: &[usize], links: &[Link]) -> Tier {
-    if cs.len() == 1 {
-        return Tier::Exact;
-    }
-    let local: HashMap<usize, usize> = cs.iter().enumerate().map(|(i, &c)| (c, i)).collect();
-    let mut uf = UnionFind::new(cs.len());
-    for l in links.iter().filter(|l| l.tier == Tier::Same) {
-        if let (Some(&a), Some(&b)) = (local.get(&l.a), local.get(&l.b)) {
-            uf.union(a, b);
-        }
-    }
-    if (1..cs.len()).all(|i| uf.find(i) == uf.find(0)) {
-        Tier::Same
-    } else {
-        Tier::Near
-    }
-}
-
-/// Split a group that holds a pair the user decided are not duplicates. Its links are
-/// replayed with the decisions as cannot-link constraints: first the links between undecided
-/// contents (strongest first), then those touching a decided content, the likelier keeper's
-/// first (`rank`: 0 = the group's suggested keeper). So when the user says a member is not a
-/// duplicate of the keeper, that member leaves and the rest stay with the keeper, however many
-/// other members link the two.
-fn split_apart(
+/// Split one component (contents `cs`, their `links`) into star groups: each a keeper content
+/// and the contents directly linked to it, with that link (`None` for the keeper). See
+/// [`group`].
+#[allow(clippy::too_many_arguments)]
+fn star_groups(
+    catalog: &Catalog,
+    index: &VectorIndex,
+    photos: &[PhotoRow],
+    files_of: &[Vec<usize>],
     cs: &[usize],
     links: &[Link],
-    apart: &HashMap<usize, Vec<usize>>,
-    rank: &HashMap<usize, usize>,
-) -> Vec<Vec<usize>> {
-    let local: HashMap<usize, usize> = cs.iter().enumerate().map(|(i, &c)| (c, i)).collect();
-    let local_apart: HashMap<usize, Vec<usize>> = cs
-        .iter()
-        .filter_map(|c| {
-            let ys: Vec<usize> = apart
-                .get(c)?
-                .iter()
-                .filter_map(|y| local.get(y).copied())
-                .collect();
-            (!ys.is_empty()).then(|| (local[c], ys))
-        })
-        .collect();
-    let mut links: Vec<&Link> = links.iter().collect();
-    // A stable sort: strength order is kept within each key.
-    links.sort_by_key(|l| {
-        [l.a, l.b]
-            .into_iter()
-            .filter(|c| local_apart.contains_key(&local[c]))
-            .map(|c| rank.get(&c).copied().unwrap_or(usize::MAX))
-            .min()
-            .map_or((0, 0), |r| (1, r))
-    });
-    let mut cuf = ConstrainedUnionFind::new(cs.len(), local_apart);
+    captures: &[Capture<'_>],
+    apart: &HashSet<(usize, usize)>,
+    reference: &HashSet<i64>,
+    opts: &DupOptions,
+) -> Vec<Vec<(usize, Option<Link>)>> {
+    let rep = |c: usize| &photos[files_of[c][0]];
+    let mut adj: HashMap<(usize, usize), Link> = HashMap::new();
     for l in links {
-        cuf.union(local[&l.a], local[&l.b]);
+        adj.insert((l.a.min(l.b), l.a.max(l.b)), *l);
     }
-    let mut parts: HashMap<usize, Vec<usize>> = HashMap::new();
-    for (i, &c) in cs.iter().enumerate() {
-        parts.entry(cuf.uf.find(i)).or_default().push(c);
+    // Lossless files with the same pixels as a lossy member are its re-encodes (see
+    // `keeper_sorted`): content -> the lossy content it was presumably made from.
+    let mut source: HashMap<usize, usize> = HashMap::new();
+    for l in links {
+        if !l.pair.verdict.is_some_and(|v| v.identical) {
+            continue;
+        }
+        let (pa, pb) = (rep(l.a), rep(l.b));
+        if (pa.width, pa.height) != (pb.width, pb.height) {
+            continue;
+        }
+        let (lossless_c, lossy_c) = match (lossless(&pa.format), lossless(&pb.format)) {
+            (true, false) => (l.a, l.b),
+            (false, true) => (l.b, l.a),
+            _ => continue,
+        };
+        let better = source
+            .get(&lossless_c)
+            .is_none_or(|&s| rep(lossy_c).size > rep(s).size);
+        if better {
+            source.insert(lossless_c, lossy_c);
+        }
     }
-    parts.into_values().collect()
-}
-
-/// Every file (index into the photo list) of the given contents.
-fn files_of_members(files_of: &[Vec<usize>], contents: &[usize]) -> Vec<usize> {
-    contents
+    // Contents in keeper order: the position of each content's best file.
+    let files: Vec<usize> = cs
         .iter()
         .flat_map(|&c| files_of[c].iter().copied())
-        .collect()
+        .collect();
+    let content_of_file: HashMap<usize, usize> = cs
+        .iter()
+        .flat_map(|&c| files_of[c].iter().map(move |&f| (f, c)))
+        .collect();
+    let sorted = keeper_sorted(photos, files, reference, &opts.keeper, |f| {
+        source.get(&content_of_file[&f]).map(|&s| files_of[s][0])
+    });
+    let mut order: Vec<usize> = Vec::with_capacity(cs.len());
+    for f in sorted {
+        let c = content_of_file[&f];
+        if !order.contains(&c) {
+            order.push(c);
+        }
+    }
+    // Thumbnails for verifying keeper–member pairs that were no candidate pair: only needed
+    // where the component holds a same-picture link.
+    let has_same = links.iter().any(|l| l.tier == Tier::Same);
+    let thumbs: HashMap<ContentHash, Thumb> = if has_same && opts.tier >= Tier::Same {
+        let hashes: Vec<ContentHash> = cs.iter().map(|&c| rep(c).hash).collect();
+        load_thumbs(catalog, &hashes).unwrap_or_else(|e| {
+            tracing::warn!("dups: thumbnails unreadable, pairs left unverified: {e}");
+            HashMap::new()
+        })
+    } else {
+        HashMap::new()
+    };
+    let same_linked: HashSet<usize> = links
+        .iter()
+        .filter(|l| l.tier == Tier::Same)
+        .flat_map(|l| [l.a, l.b])
+        .collect();
+    let link_of = |k: usize, c: usize| -> Option<Link> {
+        let key = (k.min(c), k.max(c));
+        if let Some(l) = adj.get(&key) {
+            return Some(*l);
+        }
+        // Not a candidate pair: score it now (cosine from the index; verification where both
+        // have same-picture links in this component).
+        let (a, b) = if rep(k).hash <= rep(c).hash {
+            (k, c)
+        } else {
+            (c, k)
+        };
+        let (pa, pb) = (rep(a), rep(b));
+        let cos = match (index.vector(pa.key), index.vector(pb.key)) {
+            (Some(x), Some(y)) => cosine(&x, &y),
+            _ => 0.0,
+        };
+        let verdict = if same_linked.contains(&k) && same_linked.contains(&c) {
+            verify_pair(
+                thumbs.get(&pa.hash),
+                thumbs.get(&pb.hash),
+                &pa.phash,
+                &pb.phash,
+            )
+        } else {
+            None
+        };
+        let pair = Pair { cos, verdict };
+        Some(Link {
+            a,
+            b,
+            tier: link_tier(&pair, &captures[a], &captures[b], opts)?,
+            pair,
+        })
+    };
+    let mut taken: HashSet<usize> = HashSet::new();
+    let mut out = Vec::new();
+    for (i, &k) in order.iter().enumerate() {
+        if taken.contains(&k) {
+            continue;
+        }
+        taken.insert(k);
+        let mut g: Vec<(usize, Option<Link>)> = vec![(k, None)];
+        for &c in &order[i + 1..] {
+            if taken.contains(&c) {
+                continue;
+            }
+            let decided = g
+                .iter()
+                .any(|&(m, _)| apart.contains(&(m.min(c), m.max(c))));
+            if decided {
+                continue;
+            }
+            if let Some(l) = link_of(k, c) {
+                taken.insert(c);
+                g.push((c, Some(l)));
+            }
+        }
+        out.push(g);
+    }
+    out
 }
 
-/// Pairs of contents `(a, b)`, `a < b`, whose pHashes are within `same_phash_distance` in
+/// Pairs of contents `(a, b)`, `a < b`, whose pHashes are within [`PAIR_PHASH_DISTANCE`] in
 /// some dihedral view (their exact best distance is computed by the caller): the views of the
 /// contents in `query` (every content if `None`) against everyone's own hash.
 fn phash_candidates(
@@ -1082,7 +1396,7 @@ fn phash_candidates(
                 &photos[files_of[a][0]].phash,
                 &views,
                 k,
-                opts.same_phash_distance,
+                PAIR_PHASH_DISTANCE,
             )
             .into_iter()
             .map(|b| b as usize)
@@ -1098,12 +1412,17 @@ fn phash_index_err(e: impl std::fmt::Display) -> Error {
     Error::Index(format!("pHash index: {e}"))
 }
 
-/// `members` (indices into `photos`) sorted by keeper preference ([`keeper_order`]), the
-/// suggested keeper first.
+/// `members` (indices into `photos`) sorted by keeper preference ([`keeper_order`] in
+/// `order`), the suggested keeper first. `source_of(m)`: the file `m` is a lossless re-encode
+/// of (same pixel size, the same pixels as that lossy file), if any: `m` then ranks right
+/// after it, never before, whatever the format and size say, so a PNG made from the original
+/// JPEG is never kept in its place.
 fn keeper_sorted(
     photos: &[PhotoRow],
     mut members: Vec<usize>,
     reference: &HashSet<i64>,
+    order: &KeeperOrder,
+    source_of: impl Fn(usize) -> Option<usize>,
 ) -> Vec<usize> {
     let most_exif = members
         .iter()
@@ -1126,92 +1445,140 @@ fn keeper_sorted(
         })
         .collect();
     let most_votes = votes.values().copied().max().unwrap_or(0);
-    let facts: HashMap<usize, KeeperFacts> = members
-        .iter()
-        .map(|&m| {
-            let p = &photos[m];
-            // Only members tied on pixel count get this far in the order: compare within them,
-            // with their upper median (the sharper of two; with many, a typical copy, so one
-            // copy with added graphics such as a caption bar does not make the rest blurry).
-            let mut peers: Vec<f32> = members
-                .iter()
-                .map(|&o| &photos[o])
-                .filter(|o| (o.width, o.height) == (p.width, p.height))
-                .filter_map(|o| o.sharpness)
-                .collect();
-            peers.sort_by(f32::total_cmp);
-            let typical = peers.get(peers.len() / 2).copied().unwrap_or(0.0);
-            let facts = KeeperFacts {
-                reference: reference.contains(&p.library_id),
-                minority_orientation: 2 * votes[&m] < most_votes,
-                blurry: p.sharpness.is_some_and(|s| s < BLURRY_FRACTION * typical),
-                exif_poor: p.exif_fields.is_some_and(|n| 2 * n < most_exif),
-            };
-            (m, facts)
-        })
-        .collect();
-    members.sort_by(|&a, &b| keeper_order(&photos[a], &photos[b], facts[&a], facts[&b]));
+    let fact = |m: usize| -> KeeperFacts {
+        let p = &photos[m];
+        // Only members tied on pixel count get this far in the default order: compare within
+        // them, with their upper median (the sharper of two; with many, a typical copy, so
+        // one copy with added graphics such as a caption bar does not make the rest blurry).
+        let mut peers: Vec<f32> = members
+            .iter()
+            .map(|&o| &photos[o])
+            .filter(|o| (o.width, o.height) == (p.width, p.height))
+            .filter_map(|o| o.sharpness)
+            .collect();
+        peers.sort_by(f32::total_cmp);
+        let typical = peers.get(peers.len() / 2).copied().unwrap_or(0.0);
+        KeeperFacts {
+            reference: reference.contains(&p.library_id),
+            minority_orientation: votes.get(&m).is_some_and(|&v| 2 * v < most_votes),
+            blurry: p.sharpness.is_some_and(|s| s < BLURRY_FRACTION * typical),
+            exif_poor: p.exif_fields.is_some_and(|n| 2 * n < most_exif),
+        }
+    };
+    let facts: HashMap<usize, KeeperFacts> = members.iter().map(|&m| (m, fact(m))).collect();
+    // A re-encode is ranked as its source, just after it. Its source may be outside
+    // `members` (another group's): then it ranks on its own facts.
+    let effective =
+        |m: usize| -> usize { source_of(m).filter(|s| facts.contains_key(s)).unwrap_or(m) };
+    members.sort_by(|&a, &b| {
+        let (ea, eb) = (effective(a), effective(b));
+        if ea == eb {
+            // One is the other's re-encode (or both re-encodes of one file).
+            (ea != a).cmp(&(eb != b)).then(keeper_order(
+                &photos[a], &photos[b], facts[&a], facts[&b], order,
+            ))
+        } else {
+            keeper_order(&photos[ea], &photos[eb], facts[&ea], facts[&eb], order)
+        }
+    });
     members
 }
 
+/// The relation of a member to its keeper, from the link between them (`view`: the dihedral
+/// view of the keeper that gives the member).
+fn relation(tier: Tier, link: &Link, keeper_is_a: bool) -> String {
+    match tier {
+        Tier::Exact => "exact copy".into(),
+        Tier::Same => {
+            let v = link.pair.verdict;
+            let view = v.map_or(0, |v| {
+                if keeper_is_a {
+                    v.view
+                } else {
+                    inverse_view(v.view)
+                }
+            });
+            if view != 0 {
+                DIHEDRAL[view as usize].into()
+            } else if v.is_some_and(|v| v.scale < 0.93) {
+                "cropped".into()
+            } else {
+                "same picture".into()
+            }
+        }
+        Tier::Near => {
+            if link.pair.verdict.is_some_and(|v| v.static_scene()) {
+                "second shot".into()
+            } else {
+                "burst shot".into()
+            }
+        }
+        Tier::Similar => "looks alike".into(),
+    }
+}
+
+/// One group from star members (`(content, link to the keeper)`, the keeper first).
 fn build_group(
     photos: &[PhotoRow],
     files_of: &[Vec<usize>],
-    contents: &[usize],
-    tier: Tier,
+    members: &[(usize, Option<Link>)],
     index: &VectorIndex,
-    opts: &DupOptions,
     reference: &HashSet<i64>,
+    opts: &DupOptions,
 ) -> DupGroup {
-    let members = keeper_sorted(photos, files_of_members(files_of, contents), reference);
-    let keeper = &photos[members[0]];
+    let keeper_c = members[0].0;
+    // Files of the keeper content first (the best of them keeps), then each member's files.
+    let keeper_files = keeper_sorted(
+        photos,
+        files_of[keeper_c].clone(),
+        reference,
+        &opts.keeper,
+        |_| None,
+    );
+    let keeper = &photos[keeper_files[0]];
+    let mut files: Vec<DupFile> = Vec::new();
+    let mut tier = Tier::Exact;
+    let file = |m: usize, similarity, phash: Option<u32>, t: Tier, agreement, rel: String| {
+        let p = &photos[m];
+        let is_ref = reference.contains(&p.library_id);
+        DupFile {
+            key: p.key,
+            hash: p.hash,
+            path: p.path.clone(),
+            bytes: p.size,
+            width: p.width,
+            height: p.height,
+            format: p.format.clone(),
+            similarity,
+            phash_distance: phash,
+            agreement,
+            tier: t,
+            proposed: rel != "keeper" && t.proposed() && !is_ref,
+            relation: rel,
+            reference: is_ref,
+        }
+    };
+    for (i, &f) in keeper_files.iter().enumerate() {
+        let rel = if i == 0 { "keeper" } else { "exact copy" };
+        files.push(file(f, 1.0, Some(0), Tier::Exact, None, rel.into()));
+    }
     let keeper_vec = index.vector(keeper.key);
-    let files: Vec<DupFile> = members
-        .iter()
-        .enumerate()
-        .map(|(i, &m)| {
-            let p = &photos[m];
-            let (similarity, phash, relation) = if i == 0 {
-                (
-                    1.0,
-                    dihedral_distance(&keeper.phash, &p.phash),
-                    "keeper".to_string(),
-                )
-            } else if p.hash == keeper.hash {
-                (1.0, Some((0, 0)), "exact copy".to_string())
-            } else {
-                let cos = match (&keeper_vec, index.vector(p.key)) {
-                    (Some(x), Some(y)) => cosine(x, &y),
-                    _ => 0.0,
-                };
-                let d = dihedral_distance(&keeper.phash, &p.phash);
-                let pair = Pair { cos, phash: d };
-                // A member may have joined through another member: the group's tier decides.
-                let same = pair.tier(opts) == Some(Tier::Same) || tier <= Tier::Same;
-                let rel = match d {
-                    Some((bits, v)) if same && v != 0 && bits <= ORIENTATION_BITS => {
-                        DIHEDRAL[v].to_string()
-                    }
-                    _ if same => "same picture".to_string(),
-                    _ => "similar shot".to_string(),
-                };
-                (cos, d, rel)
+    for &(c, link) in &members[1..] {
+        let Some(link) = link else { continue };
+        tier = tier.max(link.tier);
+        let keeper_is_a = link.a == keeper_c;
+        let rel = relation(link.tier, &link, keeper_is_a);
+        for &f in &files_of[c] {
+            let p = &photos[f];
+            let cos = match (&keeper_vec, index.vector(p.key)) {
+                (Some(x), Some(y)) => cosine(x, &y),
+                _ => link.pair.cos,
             };
-            DupFile {
-                key: p.key,
-                hash: p.hash,
-                path: p.path.clone(),
-                bytes: p.size,
-                width: p.width,
-                height: p.height,
-                format: p.format.clone(),
-                similarity,
-                phash_distance: phash.map(|(b, _)| b),
-                relation,
-                reference: reference.contains(&p.library_id),
-            }
-        })
-        .collect();
+            let d = dihedral_distance(&keeper.phash, &p.phash).map(|(b, _)| b);
+            let agreement = link.pair.verdict.map(|v| v.agree);
+            files.push(file(f, cos, d, link.tier, agreement, rel.clone()));
+        }
+    }
     let min_similarity = files.iter().map(|f| f.similarity).fold(1.0, f32::min);
     let max_phash_distance = files.iter().filter_map(|f| f.phash_distance).max();
     DupGroup {
@@ -1226,120 +1593,195 @@ fn build_group(
 mod tests {
     use super::*;
 
-    fn link(a: usize, b: usize, tier: Tier, cos: f32) -> Link {
-        Link {
-            a,
-            b,
-            tier,
+    fn verdict(agree: f32) -> Verdict {
+        Verdict {
+            agree,
+            textured: 40,
+            fine: agree,
+            interior: 0,
+            view: 0,
+            scale: 1.0,
+            rotation: 0.0,
+            identical: false,
+        }
+    }
+
+    fn pair(cos: f32, agree: Option<f32>) -> Pair {
+        Pair {
             cos,
-            phash: false,
+            verdict: agree.map(verdict),
         }
     }
 
-    fn phash_link(a: usize, b: usize, cos: f32) -> Link {
-        Link {
-            phash: true,
-            ..link(a, b, Tier::Same, cos)
+    fn cap<'a>(at: Option<&'a str>, camera: Option<&'a str>) -> Capture<'a> {
+        Capture {
+            at,
+            seconds: at.and_then(exif_seconds),
+            camera,
         }
-    }
-
-    /// Groups after [`supported_links`], as sorted member lists of size > 1.
-    fn groups(n: usize, links: Vec<Link>) -> Vec<Vec<usize>> {
-        let mut uf = UnionFind::new(n);
-        let opts = DupOptions {
-            tier: Tier::Near,
-            ..DupOptions::default()
-        };
-        for l in supported_links(&vec![None; n], links, &opts) {
-            uf.union(l.a, l.b);
-        }
-        let mut g: HashMap<usize, Vec<usize>> = HashMap::new();
-        for c in 0..n {
-            g.entry(uf.find(c)).or_default().push(c);
-        }
-        let mut g: Vec<Vec<usize>> = g.into_values().filter(|m| m.len() > 1).collect();
-        g.sort();
-        g
-    }
-
-    /// Two same-picture groups of 4: {0..3} and {4..7}.
-    fn two_groups() -> Vec<Link> {
-        let mut l = Vec::new();
-        for (a, b) in [(0, 1), (1, 2), (2, 3), (4, 5), (5, 6), (6, 7)] {
-            l.push(link(a, b, Tier::Same, 0.9));
-        }
-        l
     }
 
     #[test]
-    fn one_near_link_does_not_chain_two_groups() {
-        let mut l = two_groups();
-        l.push(link(3, 7, Tier::Near, 0.81));
-        assert_eq!(groups(8, l), vec![vec![0, 1, 2, 3], vec![4, 5, 6, 7]]);
-    }
-
-    #[test]
-    fn near_links_from_half_the_smaller_group_join() {
-        let mut l = two_groups();
-        // Members 2 and 3 of the first group link to the second: 2 of 4.
-        l.push(link(2, 6, Tier::Near, 0.8));
-        l.push(link(3, 7, Tier::Near, 0.81));
-        assert_eq!(groups(8, l), vec![(0..8).collect::<Vec<_>>()]);
-        // Two links from one member are one member's support.
-        let mut l = two_groups();
-        l.push(link(3, 6, Tier::Near, 0.8));
-        l.push(link(3, 7, Tier::Near, 0.81));
-        assert_eq!(groups(8, l).len(), 2);
-    }
-
-    #[test]
-    fn one_same_picture_link_does_not_chain_either() {
-        // Each group held together by pHash matches (copies 3 and 7 are 20 % thumbnails, only
-        // 0.74 alike to the rest by descriptor), and the two thumbnails 0.9 alike: processed
-        // after the pHash links, that lone link finds no support.
-        let mut l = Vec::new();
-        for (a, b) in [(0, 1), (1, 2), (2, 3), (4, 5), (5, 6), (6, 7)] {
-            l.push(phash_link(a, b, 0.74));
-        }
-        l.push(link(3, 7, Tier::Same, 0.9));
-        assert_eq!(
-            groups(8, l.clone()),
-            vec![vec![0, 1, 2, 3], vec![4, 5, 6, 7]]
-        );
-        // A pHash match joins whatever the support.
-        l.push(phash_link(2, 6, 0.5));
-        assert_eq!(groups(8, l).len(), 1);
-    }
-
-    #[test]
-    fn an_undated_copy_does_not_make_two_captures_one_picture() {
-        // Shots 0 and 1 were taken at different times; 2 is an undated copy like both.
-        let captures = [Some(0), Some(1), None];
-        let links = vec![link(0, 2, Tier::Same, 0.9), link(1, 2, Tier::Same, 0.85)];
-        let same = DupOptions::default();
-        let kept = supported_links(&captures, links.clone(), &same);
-        assert_eq!(kept.len(), 1, "{kept:?}");
-        assert_eq!((kept[0].a, kept[0].b), (0, 2));
+    fn resemblance_alone_is_never_the_same_picture() {
         let near = DupOptions {
-            tier: Tier::Near,
+            tier: Tier::Similar,
             ..DupOptions::default()
         };
-        let kept = supported_links(&captures, links.clone(), &near);
-        assert_eq!(kept.len(), 2);
-        assert_eq!(kept[1].tier, Tier::Near, "{kept:?}");
-        // Undated, the same links make one same-picture group.
-        let kept = supported_links(&[None, None, None], links, &same);
-        assert!(kept.len() == 2 && kept.iter().all(|l| l.tier == Tier::Same));
+        let none = cap(None, None);
+        // Descriptors 0.99 alike, no verified alignment: only "similar".
+        assert_eq!(
+            link_tier(&pair(0.99, None), &none, &none, &near),
+            Some(Tier::Similar)
+        );
+        assert_eq!(
+            link_tier(&pair(0.99, Some(0.3)), &none, &none, &near),
+            Some(Tier::Similar)
+        );
+        // At the default tier (same picture) such a pair is no duplicate at all.
+        let same = DupOptions::default();
+        assert_eq!(link_tier(&pair(0.99, None), &none, &none, &same), None);
+        // A verified alignment is, whatever the descriptors say (a crop of half the side).
+        assert_eq!(
+            link_tier(&pair(0.55, Some(0.9)), &none, &none, &same),
+            Some(Tier::Same)
+        );
+        // A static-scene alignment is a second shot.
+        assert_eq!(
+            link_tier(&pair(0.8, Some(0.5)), &none, &none, &near),
+            Some(Tier::Near)
+        );
     }
 
     #[test]
-    fn a_single_photo_joins_on_one_near_link() {
-        let mut l = two_groups();
-        l.push(link(3, 8, Tier::Near, 0.79));
-        l.push(link(9, 10, Tier::Near, 0.79));
+    fn capture_times_tell_bursts_and_two_captures() {
+        let o = DupOptions {
+            tier: Tier::Similar,
+            ..DupOptions::default()
+        };
+        let cam = Some("Canon / Canon EOS 40D");
+        let a = cap(Some("2008:05:30 15:56:01"), cam);
+        let b = cap(Some("2008:05:30 15:56:27"), cam);
+        let later = cap(Some("2008:05:30 16:30:00"), cam);
+        let other_body = cap(Some("2008:05:30 15:56:27"), Some("Apple / iPhone 8"));
+        // Aligned perfectly but captured at two times: a second shot, not a copy.
         assert_eq!(
-            groups(11, l),
-            vec![vec![0, 1, 2, 3, 8], vec![4, 5, 6, 7], vec![9, 10]]
+            link_tier(&pair(0.95, Some(0.95)), &a, &b, &o),
+            Some(Tier::Near)
         );
+        // 26 s apart, one body, alike: a burst.
+        assert_eq!(link_tier(&pair(0.8, None), &a, &b, &o), Some(Tier::Near));
+        // iPhone HDR and normal shots: one second, two captures (SubSecTimeOriginal).
+        let hdr = cap(Some("2015:04:10 20:12:23.016"), cam);
+        let normal = cap(Some("2015:04:10 20:12:23.550"), cam);
+        assert_eq!(
+            link_tier(&pair(0.95, Some(0.95)), &hdr, &normal, &o),
+            Some(Tier::Near)
+        );
+        let stripped = cap(Some("2015:04:10 20:12:23"), cam);
+        assert_eq!(
+            link_tier(&pair(0.95, Some(0.95)), &hdr, &stripped, &o),
+            Some(Tier::Same)
+        );
+        // Half an hour apart or another camera: merely similar.
+        assert_eq!(
+            link_tier(&pair(0.8, None), &a, &later, &o),
+            Some(Tier::Similar)
+        );
+        assert_eq!(
+            link_tier(&pair(0.8, None), &a, &other_body, &o),
+            Some(Tier::Similar)
+        );
+        // An undated copy of a dated photo can be the same picture.
+        let undated = cap(None, None);
+        assert_eq!(
+            link_tier(&pair(0.7, Some(0.9)), &a, &undated, &o),
+            Some(Tier::Same)
+        );
+    }
+
+    #[test]
+    fn exif_seconds_parses_and_rejects() {
+        let t = exif_seconds("2008:05:30 15:56:01").unwrap();
+        assert_eq!(exif_seconds("2008:05:30 15:56:27").unwrap() - t, 26);
+        assert_eq!(exif_seconds("2008:05:31 15:56:01").unwrap() - t, 86_400);
+        assert_eq!(
+            exif_seconds("2008:03:01 00:00:00").unwrap()
+                - exif_seconds("2008:02:28 00:00:00").unwrap(),
+            2 * 86_400,
+            "2008 is a leap year"
+        );
+        assert_eq!(exif_seconds("0000:00:00 00:00:00"), None);
+        assert_eq!(exif_seconds("garbage"), None);
+    }
+
+    fn row(key: i64, format: &str, size: u64, w: u32) -> PhotoRow {
+        PhotoRow {
+            key,
+            library_id: 1,
+            path: PathBuf::from(format!("/p/{key}.{format}")),
+            size,
+            mtime_ns: 0,
+            hash: [key as u8; 32],
+            width: w,
+            height: w * 3 / 4,
+            taken_at: None,
+            captured_at: None,
+            format: format.into(),
+            phash: Vec::new(),
+            sharpness: None,
+            exif_fields: None,
+            camera: None,
+        }
+    }
+
+    #[test]
+    fn a_lossless_re_encode_never_outranks_its_source() {
+        // 0: the original JPEG; 1: a PNG of its pixels (bigger, "better" format); 2: a JPEG at
+        // quality 20; 3: a larger photo.
+        let photos = vec![
+            row(0, "jpeg", 900_000, 2048),
+            row(1, "png", 5_000_000, 2048),
+            row(2, "jpeg", 100_000, 2048),
+            row(3, "jpeg", 100_000, 4096),
+        ];
+        let order = KeeperOrder::default();
+        let plain = keeper_sorted(&photos, vec![0, 1, 2], &HashSet::new(), &order, |_| None);
+        assert_eq!(plain, vec![1, 0, 2], "today's order: png > jpeg");
+        let src = |m: usize| (m == 1).then_some(0);
+        let sorted = keeper_sorted(&photos, vec![2, 1, 0], &HashSet::new(), &order, src);
+        assert_eq!(sorted, vec![0, 1, 2]);
+        // The re-encode still ranks where its source does against other members.
+        let sorted = keeper_sorted(&photos, vec![0, 1, 3], &HashSet::new(), &order, src);
+        assert_eq!(sorted, vec![3, 0, 1]);
+        // The user's order: bytes first keeps the PNG's source rule but puts q20 last anyway.
+        let bytes_first = order.with_rules_first(&[KeepRule::Bytes]);
+        let sorted = keeper_sorted(
+            &photos,
+            vec![3, 2, 1, 0],
+            &HashSet::new(),
+            &bytes_first,
+            src,
+        );
+        assert_eq!(sorted, vec![0, 1, 3, 2]);
+    }
+
+    #[test]
+    fn keeper_rules_and_formats_reorder() {
+        let o = KeeperOrder::default();
+        assert!(o.format_rank("png") > o.format_rank("jpeg"));
+        assert!(o.format_rank("heic") > o.format_rank("jpeg"));
+        let jpeg_first = o.with_formats_first(&["jpg".into()]).unwrap();
+        assert!(jpeg_first.format_rank("jpeg") > jpeg_first.format_rank("png"));
+        assert!(jpeg_first.format_rank("png") > jpeg_first.format_rank("webp"));
+        assert!(o.with_formats_first(&["bogus".into()]).is_err());
+        let r = o.with_rules_first(&[KeepRule::Bytes, KeepRule::Format, KeepRule::Bytes]);
+        assert_eq!(
+            &r.rules[..3],
+            &[KeepRule::Bytes, KeepRule::Format, KeepRule::Pixels]
+        );
+        let mut all = r.rules.to_vec();
+        all.sort_by_key(|r| r.name());
+        all.dedup();
+        assert_eq!(all.len(), 8);
     }
 }

@@ -589,7 +589,9 @@ impl Engine {
         self.check_writable()?;
         let start = Instant::now();
         let mut report = IndexReport::default();
-        let embedded = self.catalog.embedded_hashes(&self.model_id)?;
+        // Contents indexed by a version that derived less (no verification thumbnail) count as
+        // new: decoded and embedded again, once.
+        let embedded = self.catalog.complete_hashes(&self.model_id)?;
 
         // 1. Scan.
         let mut work = Vec::new();
@@ -1553,6 +1555,7 @@ fn prepare(
     let mut meta = decoded.meta;
     meta.phash = Some(perceptual_hash(&decoded.image));
     meta.sharpness = Some(crate::dups::sharpness(&decoded.image));
+    meta.vthumb = Some(crate::verify::verification_thumb(&decoded.image));
     StageClock::add(&clock.resize, t);
     Prepared::Pending(Pending {
         item,

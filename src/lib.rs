@@ -20,6 +20,7 @@ pub mod jpeg_dc;
 pub mod model;
 pub mod preprocess;
 pub mod thumbs;
+pub mod verify;
 pub mod vindex;
 pub mod worker;
 

@@ -1150,6 +1150,7 @@ mod tests {
             phash: Vec::new(),
             sharpness: None,
             exif_fields: None,
+            camera: None,
         }
     }
 

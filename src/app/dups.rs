@@ -33,6 +33,8 @@ pub struct DupView {
     pub loaded: bool,
     /// The options changed while a grouping was in flight: ask again when it arrives.
     pub stale: bool,
+    /// Chosen entry of [`FORMAT_PRESETS`].
+    pub format_preset: usize,
 }
 
 impl Default for DupView {
@@ -47,6 +49,7 @@ impl Default for DupView {
             focus: 0,
             loaded: false,
             stale: false,
+            format_preset: 0,
         }
     }
 }
@@ -56,8 +59,18 @@ fn tier_label(t: Tier) -> &'static str {
         Tier::Exact => "Exact copies",
         Tier::Same => "Same picture",
         Tier::Near => "Near-duplicates",
+        Tier::Similar => "Similar",
     }
 }
+
+/// Format presets of the keeper's format preference: label, formats first.
+const FORMAT_PRESETS: [(&str, &[&str]); 5] = [
+    ("default (raw, tiff, png, heic, jpeg)", &[]),
+    ("HEIC first", &["heic"]),
+    ("JPEG first", &["jpeg"]),
+    ("PNG first", &["png"]),
+    ("RAW first", &["raw", "dng"]),
+];
 
 impl DupView {
     /// Ask the worker to group with the current options (once the grouping in flight, if any,
@@ -74,7 +87,8 @@ impl DupView {
         worker.send(Command::Duplicates(self.opts));
     }
 
-    /// Take new groups: every file but the suggested keeper is marked for the trash.
+    /// Take new groups: the files proposed for the trash (exact copies and verified same
+    /// pictures of the suggested keeper, never near-duplicates or look-alikes) are marked.
     pub fn set_groups(&mut self, r: Result<Arc<Vec<DupGroup>>, String>) {
         self.pending = false;
         match r {
@@ -87,7 +101,7 @@ impl DupView {
                         g.files
                             .iter()
                             .skip(1)
-                            .filter(|f| !f.reference)
+                            .filter(|f| f.proposed && !f.reference)
                             .map(|f| f.path.clone())
                     })
                     .collect();
@@ -98,11 +112,68 @@ impl DupView {
         }
     }
 
-    fn threshold(&mut self) -> &mut f32 {
+    /// The threshold the slider moves, with its label: the share of agreeing blocks for
+    /// the same-picture tier, the descriptor similarity for the looser ones.
+    fn threshold(&mut self) -> (&mut f32, &'static str) {
         match self.opts.tier {
-            Tier::Near => &mut self.opts.near_similarity,
-            _ => &mut self.opts.same_similarity,
+            Tier::Near | Tier::Similar => (&mut self.opts.near_similarity, "similarity threshold"),
+            _ => (&mut self.opts.same_agreement, "pixel agreement"),
         }
+    }
+
+    /// The keeper rules, reorderable; returns whether they changed.
+    fn keeper_rules(&mut self, ui: &mut egui::Ui) -> bool {
+        let mut changed = false;
+        ui.label("Which file is kept, most important rule first:");
+        let rules = &mut self.opts.keeper.rules;
+        for i in 0..rules.len() {
+            ui.horizontal(|ui| {
+                ui.label(format!("{}. {}", i + 1, rules[i].name()));
+                if ui
+                    .add_enabled(i > 0, egui::Button::new("▲").small())
+                    .clicked()
+                {
+                    rules.swap(i, i - 1);
+                    changed = true;
+                }
+                if ui
+                    .add_enabled(i + 1 < rules.len(), egui::Button::new("▼").small())
+                    .clicked()
+                {
+                    rules.swap(i, i + 1);
+                    changed = true;
+                }
+            });
+        }
+        let before = self.format_preset;
+        egui::ComboBox::from_label("Preferred format")
+            .selected_text(FORMAT_PRESETS[self.format_preset].0)
+            .show_ui(ui, |ui| {
+                for (i, (label, _)) in FORMAT_PRESETS.iter().enumerate() {
+                    ui.selectable_value(&mut self.format_preset, i, *label);
+                }
+            });
+        if self.format_preset != before {
+            let first: Vec<String> = FORMAT_PRESETS[self.format_preset]
+                .1
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+            let base = crate::dups::KeeperOrder {
+                rules: self.opts.keeper.rules,
+                ..Default::default()
+            };
+            if let Ok(k) = base.with_formats_first(&first) {
+                self.opts.keeper = k;
+            }
+            changed = true;
+        }
+        if ui.button("Default order").clicked() {
+            self.opts.keeper = Default::default();
+            self.format_preset = 0;
+            changed = true;
+        }
+        changed
     }
 
     /// Keyboard: Up/Down move between groups; Delete trashes the focused group's marked files.
@@ -149,20 +220,24 @@ impl DupView {
             egui::ComboBox::from_label("Tier")
                 .selected_text(tier_label(self.opts.tier))
                 .show_ui(ui, |ui| {
-                    for t in [Tier::Exact, Tier::Same, Tier::Near] {
+                    for t in [Tier::Exact, Tier::Same, Tier::Near, Tier::Similar] {
                         ui.selectable_value(&mut self.opts.tier, t, tier_label(t));
                     }
                 });
             regroup |= self.opts.tier != before;
             if self.opts.tier != Tier::Exact {
+                let (value, label) = self.threshold();
                 regroup |= ui
                     .add(
-                        egui::Slider::new(self.threshold(), 0.5..=1.0)
+                        egui::Slider::new(value, 0.5..=1.0)
                             .fixed_decimals(2)
-                            .text("similarity threshold"),
+                            .text(label),
                     )
                     .changed();
             }
+            ui.menu_button("Keeper rules", |ui| {
+                regroup |= self.keeper_rules(ui);
+            });
             if ui.button("Regroup").clicked() {
                 regroup = true;
             }
@@ -195,7 +270,7 @@ impl DupView {
             ui.label(if self.pending {
                 "Looking for duplicates…"
             } else {
-                "No duplicates at this tier and threshold."
+                self.opts.tier.none_found()
             });
             return;
         }
@@ -227,6 +302,9 @@ impl DupView {
                                 ))
                                 .strong(),
                             );
+                            if !g.tier.proposed() {
+                                ui.weak("different shots: nothing is marked unless you tick it");
+                            }
                         });
                         // Large groups scroll sideways within their row.
                         egui::ScrollArea::horizontal()
@@ -243,7 +321,7 @@ impl DupView {
                                     );
                                     let r = thumbs.cell(ui, Some(&f.hash), cell, kept, &label);
                                     let r = r.on_hover_text(format!(
-                                        "{}\n{}×{} · {} · {}\nsimilarity {:.3}{}\nClick to keep this one",
+                                        "{}\n{}×{} · {} · {}\nsimilarity {:.3}{}{}\nClick to keep this one",
                                         f.path.display(),
                                         f.width,
                                         f.height,
@@ -252,12 +330,16 @@ impl DupView {
                                         f.similarity,
                                         f.phash_distance
                                             .map_or(String::new(), |d| format!(", pHash {d} bits")),
+                                        f.agreement.map_or(String::new(), |a| {
+                                            format!(", {:.0} % of the aligned blocks agree", 100.0 * a)
+                                        }),
                                     ));
                                     if r.clicked() {
                                         // Keep this one instead; the previous keeper is marked
-                                        // (unless it is in a reference folder).
+                                        // when the group holds copies only (unless it is in a
+                                        // reference folder).
                                         if let Some(k) = self.keeper.get_mut(gi) {
-                                            if !g.files[*k].reference {
+                                            if !g.files[*k].reference && g.tier.proposed() {
                                                 self.marked.insert(g.files[*k].path.clone());
                                             }
                                             *k = fi;

@@ -1,5 +1,7 @@
 //! Duplicate finder on real photos: the bridge photo's variants (re-encoded, resized, blurred,
-//! rotated, mirrored) and the UKBench photo's variants group; unrelated photos do not.
+//! rotated, mirrored) and the UKBench photo's variants group; unrelated photos do not; the 14
+//! benchmark edits of a photo group with it; photos of one town, one desk or one scene taken
+//! twice are never the same picture, so nothing of theirs is proposed for the trash.
 
 use std::path::{Path, PathBuf};
 
@@ -513,8 +515,7 @@ fn regrouping_with_other_thresholds_reuses_candidates_until_the_library_changes(
             ..DupOptions::default()
         },
         DupOptions {
-            same_similarity: 0.99,
-            same_phash_distance: 0,
+            same_agreement: 0.99,
             ..DupOptions::default()
         },
         DupOptions {
@@ -530,7 +531,7 @@ fn regrouping_with_other_thresholds_reuses_candidates_until_the_library_changes(
         DupOptions {
             tier: Tier::Near,
             near_similarity: 0.7,
-            same_similarity: 0.9,
+            same_agreement: 0.9,
             ..DupOptions::default()
         },
     ];
@@ -571,9 +572,8 @@ fn regrouping_with_other_thresholds_reuses_candidates_until_the_library_changes(
 }
 
 /// Real second shots: one desk photographed four ways a few seconds apart (exif-rotn, EXIF
-/// capture times 22:14:06–22:14:30) and a Canon HDR-off/on pair 26 s apart. They are alike
-/// enough to pass the same-picture threshold, but their capture times differ: near-duplicates,
-/// never the same picture. The bridge's rotated copies, whose editor rewrote only DateTime,
+/// capture times 22:14:06–22:14:30) and a Canon HDR-off/on pair 26 s apart: one camera body,
+/// seconds apart, so near-duplicates (bursts), never the same picture. The bridge's rotated copies, whose editor rewrote only DateTime,
 /// stay the same picture (checked in `tiers_group_variants_and_keep_distractors_apart`).
 #[test]
 fn shots_taken_at_different_times_are_near_duplicates_not_copies() {
@@ -605,4 +605,258 @@ fn shots_taken_at_different_times_are_near_duplicates_not_copies() {
 
     let same = summary(e.duplicates(&DupOptions::default()).unwrap());
     assert!(same.is_empty(), "{same:#?}");
+}
+
+/// The 14 edits of `benches/make-dup-set.py`, made with the image crate: (name, file name,
+/// bytes written by the caller). JPEG unless named `png`.
+fn edits(img: &image::RgbImage) -> Vec<(&'static str, image::DynamicImage, Option<u8>)> {
+    use image::imageops::{self, FilterType};
+    use image::{DynamicImage, Rgb, RgbImage};
+    let (w, h) = img.dimensions();
+    let crop = |f: f32| {
+        let (cw, ch) = ((w as f32 * f) as u32, (h as f32 * f) as u32);
+        imageops::crop_imm(img, (w - cw) / 2, (h - ch) / 2, cw, ch).to_image()
+    };
+    // PIL's Brightness(1.3) then Contrast(1.3) (contrast about the mean grey level).
+    let bright = RgbImage::from_fn(w, h, |x, y| {
+        let p = img.get_pixel(x, y);
+        Rgb(p.0.map(|v| (v as f32 * 1.3).min(255.0) as u8))
+    });
+    let mean = bright
+        .pixels()
+        .map(|p| 0.299 * p[0] as f64 + 0.587 * p[1] as f64 + 0.114 * p[2] as f64)
+        .sum::<f64>()
+        / (w * h) as f64;
+    let bc = RgbImage::from_fn(w, h, |x, y| {
+        let p = bright.get_pixel(x, y);
+        Rgb(p
+            .0
+            .map(|v| ((v as f64 - mean) * 1.3 + mean).clamp(0.0, 255.0) as u8))
+    });
+    let grey = DynamicImage::ImageRgb8(img.clone()).grayscale().to_rgb8();
+    // Rotated 5° clockwise about the centre, same frame, black corners (PIL rotate(-5)).
+    let (c, s) = (5f32.to_radians().cos(), 5f32.to_radians().sin());
+    let (cx, cy) = (w as f32 / 2.0, h as f32 / 2.0);
+    let rot5 = RgbImage::from_fn(w, h, |x, y| {
+        let (dx, dy) = (x as f32 + 0.5 - cx, y as f32 + 0.5 - cy);
+        let (sx, sy) = (c * dx + s * dy + cx, -s * dx + c * dy + cy);
+        if sx < 0.0 || sy < 0.0 || sx >= w as f32 || sy >= h as f32 {
+            Rgb([0, 0, 0])
+        } else {
+            *img.get_pixel(sx as u32, sy as u32)
+        }
+    });
+    // A black caption bar over the bottom eighth with white "text".
+    let bar = (h / 8).max(16);
+    let mut cap = img.clone();
+    for y in h - bar..h {
+        for x in 0..w {
+            let letter = (x / (bar / 3).max(2)) % 2 == 0 && x > bar / 3 && x < w * 3 / 5;
+            let line = y > h - bar + bar / 4 && y < h - bar / 4;
+            let v = if letter && line { 255 } else { 0 };
+            cap.put_pixel(x, y, Rgb([v, v, v]));
+        }
+    }
+    let rgb = |i: RgbImage| DynamicImage::ImageRgb8(i);
+    let resized = |f: u32| {
+        rgb(imageops::resize(
+            img,
+            (w / f).max(1),
+            (h / f).max(1),
+            FilterType::Lanczos3,
+        ))
+    };
+    vec![
+        ("jpeg-q20", rgb(img.clone()), Some(20)),
+        ("jpeg-q50", rgb(img.clone()), Some(50)),
+        ("resize-50", resized(2), Some(90)),
+        ("resize-20", resized(5), Some(90)),
+        ("crop-80", rgb(crop(0.8)), Some(90)),
+        ("crop-50", rgb(crop(0.5)), Some(90)),
+        ("rotate-90", rgb(imageops::rotate90(img)), Some(90)),
+        ("mirror", rgb(imageops::flip_horizontal(img)), Some(90)),
+        ("brightness-contrast", rgb(bc), Some(90)),
+        ("greyscale", rgb(grey), Some(90)),
+        (
+            "blur",
+            rgb(imageops::blur(img, (w as f32 / 300.0).max(2.0))),
+            Some(90),
+        ),
+        ("rotate-5", rgb(rot5), Some(90)),
+        ("caption-bar", rgb(cap), Some(90)),
+        ("png", rgb(img.clone()), None),
+    ]
+}
+
+/// Write the 14 edits of `src` into `dir`; returns their paths.
+fn write_edits(src: &Path, dir: &Path) -> Vec<PathBuf> {
+    std::fs::create_dir_all(dir).unwrap();
+    let img = image::open(src).unwrap().to_rgb8();
+    edits(&img)
+        .into_iter()
+        .map(|(name, im, q)| {
+            let p = dir.join(format!(
+                "same-{name}.{}",
+                if q.is_some() { "jpg" } else { "png" }
+            ));
+            match q {
+                Some(q) => {
+                    let mut f = std::io::BufWriter::new(std::fs::File::create(&p).unwrap());
+                    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut f, q)
+                        .encode_image(&im.to_rgb8())
+                        .unwrap();
+                }
+                None => im.save(&p).unwrap(),
+            }
+            p
+        })
+        .collect()
+}
+
+/// Photos of one subject that are different captures: a walk through one town with one
+/// camera (GPS samples), UKBench photos, one desk shot four ways, the Canon and iPhone HDR
+/// off/on pairs, LabelMe street scenes. Copied under `dir`.
+fn hard_negatives(w: &World, dir: &str) {
+    let s = shared().join("images");
+    for (src, sub) in [
+        ("exif-samples/jpg/gps", "gps"),
+        ("imagededup-tests/tests/data/base_images", "ukbench"),
+        (
+            "pdq-threatexchange/pdq/data/reg-test-input/exif-rotn",
+            "desk",
+        ),
+        (
+            "pdq-threatexchange/pdq/data/reg-test-input/labelme-subset",
+            "labelme",
+        ),
+    ] {
+        copy_dir(&s.join(src), &w.lib.join(format!("{dir}/{sub}")));
+    }
+    for f in [
+        "canon_hdr_NO.jpg",
+        "canon_hdr_YES.jpg",
+        "iphone_hdr_NO.jpg",
+        "iphone_hdr_YES.jpg",
+    ] {
+        w.add(
+            &s.join("exif-samples/jpg/hdr").join(f),
+            &format!("{dir}/hdr/{f}"),
+        );
+    }
+    // The README files of the sample folders are not photos.
+    for e in walkdir(&w.lib) {
+        if e.extension().is_none() {
+            std::fs::remove_file(e).unwrap();
+        }
+    }
+}
+
+fn walkdir(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walkdir(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// A folder of distinct photos of the same subjects (no copy among them): no same-picture
+/// group, and nothing proposed for the trash at any tier, by the engine or by the CLI.
+#[test]
+fn distinct_photos_of_one_subject_are_never_proposed_for_the_trash() {
+    let w = World::new();
+    hard_negatives(&w, "distinct");
+    let mut e = w.engine();
+    let r = index(&mut e, std::slice::from_ref(&w.lib));
+    assert!(r.embedded >= 30, "{r:?}");
+    let same = e.duplicates(&DupOptions::default()).unwrap();
+    assert!(same.is_empty(), "{:#?}", summary(same));
+    for tier in [Tier::Near, Tier::Similar] {
+        let groups = e
+            .duplicates(&DupOptions {
+                tier,
+                ..DupOptions::default()
+            })
+            .unwrap();
+        let proposed: Vec<_> = groups
+            .iter()
+            .flat_map(|g| &g.files)
+            .filter(|f| f.proposed)
+            .map(|f| name(&f.path))
+            .collect();
+        assert!(proposed.is_empty(), "{tier:?}: {proposed:?}");
+        // No group is the same picture; the desk and the Canon pair are bursts.
+        assert!(
+            groups.iter().all(|g| g.tier >= Tier::Near),
+            "{:#?}",
+            summary(groups)
+        );
+    }
+    drop(e);
+    let out = w.run(&["duplicates"]);
+    assert!(out.contains("no two photos are the same picture"), "{out}");
+    let v = w.json(&["duplicates", "--tier", "near", "--json"]);
+    for g in v["groups"].as_array().unwrap() {
+        assert_ne!(g["tier"], "same", "{g:#}");
+        for m in g["scores"]["members"].as_array().unwrap() {
+            assert_eq!(m["proposed"], false, "{m:#}");
+        }
+    }
+}
+
+/// All 14 benchmark edits of a real photo (crop to half the side included) are verified as
+/// the same picture and proposed for the trash, the original is kept, and the same town's
+/// other photos, taken by the same camera minutes apart, stay out.
+#[test]
+fn every_edit_of_a_photo_groups_with_it_and_nothing_else_does() {
+    let w = World::new();
+    let src = img("exif-samples/jpg/gps/DSCN0010.jpg");
+    let orig = w.add(&src, "orig/DSCN0010.jpg");
+    let edited = write_edits(&src, &w.lib.join("orig"));
+    hard_negatives(&w, "others");
+    std::fs::remove_file(w.lib.join("others/gps/DSCN0010.jpg")).unwrap();
+    let mut e = w.engine();
+    index(&mut e, std::slice::from_ref(&w.lib));
+    let groups = e.duplicates(&DupOptions::default()).unwrap();
+    let g = groups
+        .iter()
+        .find(|g| g.files.iter().any(|f| f.path == orig))
+        .unwrap_or_else(|| {
+            panic!(
+                "the original is not grouped: {:#?}",
+                summary(groups.clone())
+            )
+        });
+    let missing: Vec<String> = edited
+        .iter()
+        .filter(|p| !g.files.iter().any(|f| &f.path == *p))
+        .map(|p| name(p))
+        .collect();
+    assert!(missing.is_empty(), "edits not grouped: {missing:?}\n{g:#?}");
+    assert_eq!(g.files.len(), 15, "{g:#?}");
+    assert_eq!(g.tier, Tier::Same);
+    assert_eq!(
+        g.keeper().path,
+        orig,
+        "the original (EXIF, not the PNG) is kept"
+    );
+    assert!(g.files[1..].iter().all(|f| f.proposed), "{g:#?}");
+    let rel = |n: &str| {
+        g.files
+            .iter()
+            .find(|f| name(&f.path) == n)
+            .unwrap()
+            .relation
+            .clone()
+    };
+    assert_eq!(rel("orig/same-rotate-90.jpg"), "rotated 90° clockwise");
+    assert_eq!(rel("orig/same-mirror.jpg"), "mirrored");
+    assert_eq!(rel("orig/same-crop-50.jpg"), "cropped");
+    // Nothing else is the same picture.
+    let others: Vec<_> = groups.iter().filter(|x| x.files[0].path != orig).collect();
+    assert!(others.is_empty(), "{others:#?}");
 }

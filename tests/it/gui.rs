@@ -410,3 +410,58 @@ fn walk(dir: &Path) -> Vec<u64> {
     }
     out
 }
+
+/// A folder of distinct photos of the same subjects (one town's streets, one desk shot four
+/// ways, the HDR off/on pairs): the duplicate view finds no same picture, says so, and has
+/// nothing marked; at the near-duplicate tier the bursts show with nothing ticked.
+#[test]
+fn duplicate_view_proposes_nothing_on_distinct_photos() {
+    let w = World::new();
+    let s = crate::harness::shared().join("images");
+    let mut n = 0;
+    for dir in [
+        "exif-samples/jpg/gps",
+        "pdq-threatexchange/pdq/data/reg-test-input/exif-rotn",
+        "exif-samples/jpg/hdr",
+    ] {
+        for e in std::fs::read_dir(s.join(dir)).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "jpg") {
+                w.add(&p, &format!("{}/{}", n, name(&p)));
+                n += 1;
+            }
+        }
+    }
+    let mut h = app(&w);
+    h.step();
+    h.state_mut().add_folder(w.lib.clone());
+    wait(&mut h, "indexing", idle_with(n));
+    h.get_by_label("Duplicates").click();
+    wait(&mut h, "duplicate groups", |a| {
+        a.view == View::Duplicates && a.dups.loaded && !a.dups.pending
+    });
+    assert!(
+        h.state().dups.groups.is_empty(),
+        "{:#?}",
+        h.state().dups.groups
+    );
+    assert!(h.state().dups.marked.is_empty());
+    h.get_by_label(likeness::dups::Tier::Same.none_found());
+    h.get_by_label("Move 0 marked to the trash");
+
+    h.state_mut().dups.opts.tier = likeness::dups::Tier::Near;
+    h.state_mut().dups.loaded = false;
+    wait(&mut h, "near-duplicate groups", |a| {
+        a.dups.loaded && !a.dups.pending && !a.dups.groups.is_empty()
+    });
+    let groups = h.state().dups.groups.clone();
+    assert!(
+        groups.iter().all(|g| g.tier == likeness::dups::Tier::Near),
+        "{groups:#?}"
+    );
+    assert!(
+        h.state().dups.marked.is_empty(),
+        "near-duplicates open with nothing ticked"
+    );
+    h.get_by_label("Move 0 marked to the trash");
+}
