@@ -209,7 +209,10 @@ def main():
           "files proposed for the trash\n")
     print("| tool | setting | groups | files proposed for the trash |\n| --- | --- | --- | --- |")
     for (tier, _), (groups, _) in dlk.items():
-        proposed = sum(1 for g in groups for m in g["scores"]["members"] if m.get("proposed"))
+        # Versions before pixel verification marked every member but the keeper.
+        proposed = sum(sum(1 for m in g["scores"]["members"] if m.get("proposed"))
+                       if "proposed" in g["scores"]["members"][0] else len(g["files"]) - 1
+                       for g in groups)
         print(f"| likeness | --tier {tier} | {len(groups)} | {proposed} |")
     for tool, setting, _, groups, _ in czkawka(Path(distinct), drel) + findimagedupes(Path(distinct), drel):
         print(f"| {tool} | {setting} | {len(groups)} | {sum(len(g) - 1 for g in groups)} |")

@@ -529,10 +529,11 @@ pub const VERIFY_FLOOR: f32 = 0.5;
 pub const PAIR_FLOOR: f32 = 0.74;
 
 /// Most candidates verified per photo at insert time (its pHash matches first, then its
-/// nearest by descriptor): about 0.5 ms each on this project's machine, so a photo costs at
-/// most ~6 ms of verification however many look-alikes it has. A copy needs only one
-/// verified link to enter its group's component: grouping verifies it against the keeper.
-pub const VERIFY_LIMIT: usize = 12;
+/// nearest by descriptor): every candidate found ([`PAIR_LIMIT`]), about 0.5–2 ms each on
+/// this project's machine (a photo with many look-alikes pays for each). With fewer, a copy
+/// whose closer look-alikes fill the list would only be verified when grouping queries it
+/// again, and stored candidates would group differently from queried ones.
+pub const VERIFY_LIMIT: usize = PAIR_LIMIT;
 
 /// Most candidates looked up per photo at insert time (`max_candidates`, with room for files of
 /// identical bytes, which share one descriptor).
@@ -1099,6 +1100,10 @@ fn link_tier(p: &Pair, ca: &Capture<'_>, cb: &Capture<'_>, opts: &DupOptions) ->
     (tier <= opts.tier).then_some(tier)
 }
 
+/// Most contents with same-picture links in one component for which keeper–member pairs that
+/// were no candidate pair are verified at grouping time.
+const ON_DEMAND: usize = 256;
+
 /// A link between two contents that passes the requested tier's test.
 #[derive(Debug, Clone, Copy)]
 struct Link {
@@ -1271,36 +1276,37 @@ fn star_groups(
         source.get(&content_of_file[&f]).map(|&s| files_of[s][0])
     });
     let mut order: Vec<usize> = Vec::with_capacity(cs.len());
+    let mut seen: HashSet<usize> = HashSet::new();
     for f in sorted {
         let c = content_of_file[&f];
-        if !order.contains(&c) {
+        if seen.insert(c) {
             order.push(c);
         }
     }
-    // Thumbnails for verifying keeper–member pairs that were no candidate pair: only needed
-    // where the component holds a same-picture link.
-    let has_same = links.iter().any(|l| l.tier == Tier::Same);
-    let thumbs: HashMap<ContentHash, Thumb> = if has_same && opts.tier >= Tier::Same {
-        let hashes: Vec<ContentHash> = cs.iter().map(|&c| rep(c).hash).collect();
-        load_thumbs(catalog, &hashes).unwrap_or_else(|e| {
-            tracing::warn!("dups: thumbnails unreadable, pairs left unverified: {e}");
-            HashMap::new()
-        })
-    } else {
-        HashMap::new()
-    };
     let same_linked: HashSet<usize> = links
         .iter()
         .filter(|l| l.tier == Tier::Same)
         .flat_map(|l| [l.a, l.b])
         .collect();
+    // Thumbnails for verifying keeper–member pairs that were no candidate pair: only for the
+    // contents with same-picture links, in a component with few of them.
+    let thumbs: HashMap<ContentHash, Thumb> =
+        if !same_linked.is_empty() && same_linked.len() <= ON_DEMAND {
+            let hashes: Vec<ContentHash> = same_linked.iter().map(|&c| rep(c).hash).collect();
+            load_thumbs(catalog, &hashes).unwrap_or_else(|e| {
+                tracing::warn!("dups: thumbnails unreadable, pairs left unverified: {e}");
+                HashMap::new()
+            })
+        } else {
+            HashMap::new()
+        };
     let link_of = |k: usize, c: usize| -> Option<Link> {
         let key = (k.min(c), k.max(c));
         if let Some(l) = adj.get(&key) {
             return Some(*l);
         }
-        // Not a candidate pair: score it now (cosine from the index; verification where both
-        // have same-picture links in this component).
+        // Not a candidate pair, both with same-picture links in this component: verify it now
+        // (and take its cosine from the index).
         let (a, b) = if rep(k).hash <= rep(c).hash {
             (k, c)
         } else {
@@ -1329,15 +1335,39 @@ fn star_groups(
             pair,
         })
     };
+    // Whom a keeper may take: its linked contents, and where it has same-picture links, the
+    // other contents with some (verified on demand, up to ON_DEMAND of them: a component of
+    // copies is small; a larger one takes direct links only). Keeper order throughout.
+    let pos: HashMap<usize, usize> = order.iter().enumerate().map(|(i, &c)| (c, i)).collect();
+    let mut nbrs: HashMap<usize, Vec<usize>> = HashMap::new();
+    for l in links {
+        nbrs.entry(l.a).or_default().push(l.b);
+        nbrs.entry(l.b).or_default().push(l.a);
+    }
+    let same_members: Vec<usize> = if same_linked.len() <= ON_DEMAND {
+        order
+            .iter()
+            .copied()
+            .filter(|c| same_linked.contains(c))
+            .collect()
+    } else {
+        Vec::new()
+    };
     let mut taken: HashSet<usize> = HashSet::new();
     let mut out = Vec::new();
-    for (i, &k) in order.iter().enumerate() {
+    for &k in &order {
         if taken.contains(&k) {
             continue;
         }
         taken.insert(k);
         let mut g: Vec<(usize, Option<Link>)> = vec![(k, None)];
-        for &c in &order[i + 1..] {
+        let mut cands: Vec<usize> = nbrs.get(&k).cloned().unwrap_or_default();
+        if same_linked.contains(&k) {
+            cands.extend(same_members.iter().copied());
+        }
+        cands.sort_by_key(|c| pos[c]);
+        cands.dedup();
+        for c in cands {
             if taken.contains(&c) {
                 continue;
             }
@@ -1412,6 +1442,10 @@ fn phash_index_err(e: impl std::fmt::Display) -> Error {
     Error::Index(format!("pHash index: {e}"))
 }
 
+/// Largest member count for which the keeper facts that compare members pairwise
+/// (orientation votes, sharpness against peers) are computed.
+const KEEPER_PAIRWISE: usize = 512;
+
 /// `members` (indices into `photos`) sorted by keeper preference ([`keeper_order`] in
 /// `order`), the suggested keeper first. `source_of(m)`: the file `m` is a lossless re-encode
 /// of (same pixel size, the same pixels as that lossy file), if any: `m` then ranks right
@@ -1429,9 +1463,13 @@ fn keeper_sorted(
         .filter_map(|&m| photos[m].exif_fields)
         .max()
         .unwrap_or(0);
+    // The group-relative facts compare members pairwise: for a component too large to be
+    // one picture's copies (look-alikes chained at the similar tier), they are left out.
+    let pairwise = members.len() <= KEEPER_PAIRWISE;
     // Members sharing each one's orientation (pHash closest in the identity view).
     let votes: HashMap<usize, usize> = members
         .iter()
+        .filter(|_| pairwise)
         .map(|&m| {
             let n = members
                 .iter()
@@ -1452,6 +1490,7 @@ fn keeper_sorted(
         // one copy with added graphics such as a caption bar does not make the rest blurry).
         let mut peers: Vec<f32> = members
             .iter()
+            .filter(|_| pairwise)
             .map(|&o| &photos[o])
             .filter(|o| (o.width, o.height) == (p.width, p.height))
             .filter_map(|o| o.sharpness)

@@ -5,7 +5,8 @@
 //! centre crop, normalise) → [`model`] (ONNX image model, L2-normalised descriptors) →
 //! [`catalog`] (SQLite, source of truth) and [`vindex`] (HNSW, usearch). [`engine::Engine`] is
 //! the one synchronous API the CLI ([`cli`]) and the desktop app ([`app`], driving a
-//! [`worker`]) use.
+//! [`worker`]) use. The duplicate finder ([`dups`]) proves "same picture" by aligning the
+//! pixels of its candidates ([`verify`]).
 
 pub mod app;
 pub mod bench;

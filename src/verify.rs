@@ -8,8 +8,9 @@
 //!
 //! **What is fitted.** Only the transforms that edits make: one of the 8 dihedral views
 //! (rotations by 90°, mirrors) × a similarity transform (uniform scale down to 0.45 of the
-//! side, i.e. crops down to a fifth of the area, translation, rotation of a few degrees), plus
-//! a gain and offset of the brightness. No homography: two photos of one poster taken by two
+//! side, i.e. crops down to a fifth of the area, translation, rotation of a few degrees), or a
+//! resize of the whole frame to another aspect ratio (a copy squashed to a square), plus a
+//! gain and offset of the brightness. No homography: two photos of one poster taken by two
 //! cameras align under a homography and look alike, yet are two captures; perspective or
 //! parallax leaves blocks that do not line up under a similarity, so they fail here.
 //!
@@ -169,6 +170,19 @@ impl Thumb {
         }
     }
 
+    /// This thumbnail resized to `w`×`h` at its full level (another aspect ratio), with its
+    /// pyramid.
+    fn stretched(&self, w: usize, h: usize) -> Thumb {
+        let base = self.levels[0].resize(w, h);
+        let l1 = base.half();
+        let l2 = l1.half();
+        Thumb {
+            levels: vec![base, l1, l2],
+            grads: std::sync::OnceLock::new(),
+            digest: self.digest ^ 0x5157,
+        }
+    }
+
     fn grads(&self, level: usize) -> &(Plane, Plane) {
         &self
             .grads
@@ -291,22 +305,36 @@ pub fn verify(a: &Thumb, b: &Thumb, views: &[usize]) -> Option<Verdict> {
         }
     }
     hyps.sort_by(|x, y| y.0.total_cmp(&x.0));
-    let top = hyps.first()?.0;
-    if top < COARSE_NCC {
-        return None;
-    }
-    hyps.retain(|h| h.0 >= top - 0.08);
+    let top = hyps.first().map_or(f32::NEG_INFINITY, |h| h.0);
+    // No uniform-scale hypothesis is worth refining when even the best is this poor.
+    hyps.retain(|h| h.0 >= top - 0.08 && top >= COARSE_NCC);
     hyps.truncate(2);
     // The identity of each view whose thumbnail has the other's size: most copies are not
     // cropped, and an overlay (a caption bar) can make a wrong scale look better coarsely.
     for (vi, av) in turned.iter().enumerate() {
         let (w, h) = av.size();
         let (bw, bh) = b.size();
-        if w.abs_diff(bw) <= 1 && h.abs_diff(bh) <= 1 {
+        if top >= COARSE_NCC && w.abs_diff(bw) <= 1 && h.abs_diff(bh) <= 1 {
             hyps.push((top, Fit::IDENTITY, vi, false));
         }
     }
     let mut best: Option<Verdict> = None;
+    // A copy resized to another aspect ratio (squashed to a square): `b` stretched to each
+    // view's frame, aligned from the identity.
+    for (vi, av) in turned.iter().enumerate() {
+        let ((w, h), (bw, bh)) = (av.size(), b.size());
+        let ratio = (w as f32 / h as f32) / (bw as f32 / bh as f32);
+        if (ratio - 1.0).abs() > 0.03 {
+            let stretched = b.stretched(w, h);
+            if let Some(mut v) = refine_and_score(&stretched, av, Fit::IDENTITY) {
+                v.view = vs[vi] as u8;
+                v.identical = false;
+                if best.is_none_or(|bv| (v.agree, v.fine) > (bv.agree, bv.fine)) {
+                    best = Some(v);
+                }
+            }
+        }
+    }
     for &(_, fit, vi, swapped) in &hyps {
         let av = &turned[vi];
         let (small, big) = if swapped { (av, b) } else { (b, av) };

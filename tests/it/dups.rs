@@ -522,14 +522,18 @@ fn regrouping_with_other_thresholds_reuses_candidates_until_the_library_changes(
             tier: Tier::Exact,
             ..DupOptions::default()
         },
+        DupOptions {
+            tier: Tier::Similar,
+            ..DupOptions::default()
+        },
         // Looser than anything collected so far: collected again.
         DupOptions {
-            tier: Tier::Near,
+            tier: Tier::Similar,
             near_similarity: 0.6,
             ..DupOptions::default()
         },
         DupOptions {
-            tier: Tier::Near,
+            tier: Tier::Similar,
             near_similarity: 0.7,
             same_agreement: 0.9,
             ..DupOptions::default()
@@ -859,4 +863,28 @@ fn every_edit_of_a_photo_groups_with_it_and_nothing_else_does() {
     // Nothing else is the same picture.
     let others: Vec<_> = groups.iter().filter(|x| x.files[0].path != orig).collect();
     assert!(others.is_empty(), "{others:#?}");
+}
+
+/// The bridge photo squashed to squares (resized without keeping the aspect ratio): the whole
+/// frame stretched is an edit the verifier fits, so all four are the same picture, the
+/// original kept.
+#[test]
+fn squashed_copies_are_the_same_picture() {
+    let w = World::new();
+    let mods = shared().join("images/pdq-threatexchange/pdq/data/bridge-mods");
+    for f in [
+        "aaa-orig.jpg",
+        "square-128x128.jpg",
+        "square-256x256.jpg",
+        "square-512x512.jpg",
+    ] {
+        w.add(&mods.join(f), f);
+    }
+    let mut e = w.engine();
+    index(&mut e, std::slice::from_ref(&w.lib));
+    let groups = e.duplicates(&DupOptions::default()).unwrap();
+    assert_eq!(groups.len(), 1, "{groups:#?}");
+    assert_eq!(groups[0].tier, Tier::Same);
+    assert_eq!(groups[0].files.len(), 4, "{groups:#?}");
+    assert_eq!(name(&groups[0].keeper().path), "photos/aaa-orig.jpg");
 }
