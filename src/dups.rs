@@ -845,7 +845,8 @@ pub struct Candidates {
     pairs: Vec<((usize, usize), Pair)>,
     /// Loosest tier collected for.
     tier: Tier,
-    /// Unverified descriptor pairs down to this cosine similarity are present.
+    /// Unverified descriptor pairs down to this cosine similarity are present (verified ones
+    /// down to [`VERIFY_FLOOR`]).
     floor: f32,
     max_candidates: usize,
 }
@@ -892,9 +893,9 @@ impl Candidates {
 
         // Scores known so far; verdict `None` = not verified yet.
         let mut pairs: HashMap<(usize, usize), (f32, Option<Option<Verdict>>)> = HashMap::new();
-        let mut floor = f32::INFINITY;
+        let mut unverified_floor = f32::INFINITY;
         if opts.tier >= Tier::Same {
-            floor = if opts.tier >= Tier::Near {
+            let floor = if opts.tier >= Tier::Near {
                 opts.near_similarity.min(VERIFY_FLOOR)
             } else {
                 VERIFY_FLOOR
@@ -902,6 +903,8 @@ impl Candidates {
             // Stored candidates hold every verified pair and unverified ones down to
             // PAIR_FLOOR: enough unless a lower similarity threshold is asked for.
             let use_stored = opts.tier <= Tier::Same || opts.near_similarity >= PAIR_FLOOR;
+            // Stored candidates hold unverified pairs down to PAIR_FLOOR only.
+            unverified_floor = if use_stored { PAIR_FLOOR } else { floor };
             let (scanned, stored) = if use_stored {
                 catalog.dup_pairs(model)?
             } else {
@@ -1000,21 +1003,18 @@ impl Candidates {
             content_of_hash,
             pairs: scored,
             tier: opts.tier,
-            floor,
+            floor: unverified_floor,
             max_candidates: opts.max_candidates,
         })
     }
 
     /// Whether these candidates hold every pair that grouping with `opts` uses.
     pub fn covers(&self, opts: &DupOptions) -> bool {
-        let needed = if opts.tier >= Tier::Near {
-            opts.near_similarity.min(VERIFY_FLOOR)
-        } else {
-            VERIFY_FLOOR
-        };
+        // Same pictures rest on verified pairs, all collected for any tier ≥ Same; the looser
+        // tiers also need unverified pairs down to their similarity threshold.
         opts.tier == Tier::Exact
             || (self.tier >= opts.tier
-                && self.floor <= needed
+                && (opts.tier <= Tier::Same || self.floor <= opts.near_similarity)
                 && self.max_candidates >= opts.max_candidates)
     }
 }

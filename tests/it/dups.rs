@@ -545,8 +545,10 @@ fn regrouping_with_other_thresholds_reuses_candidates_until_the_library_changes(
         assert_eq!(summary(s.duplicates(o).unwrap()), fresh, "{o:?}");
         seen.insert(fresh);
     }
-    // The settings do group differently (else the comparison above proves little).
-    assert!(seen.len() >= 4, "{seen:#?}");
+    // The settings do group differently (else the comparison above proves little): exact
+    // (nothing), same picture (the bridge's edits), similar (plus streets of the town).
+    // Thresholds no longer split the bridge's edits: each is verified at 100 % agreement.
+    assert!(seen.len() >= 3, "{seen:#?}");
     let before = summary(s.duplicates(&DupOptions::default()).unwrap());
     assert!(
         !before
