@@ -326,12 +326,6 @@ impl DupGroup {
     }
 }
 
-/// Preference of a container format for the keeper in the default order (higher is better):
-/// see [`FORMATS`].
-pub fn format_rank(format: &str) -> u8 {
-    KeeperOrder::default().format_rank(format)
-}
-
 /// Formats that store pixels losslessly: a file in one of them with the same pixels as a
 /// lossy file is taken for a re-encode of it, never for its original.
 fn lossless(format: &str) -> bool {

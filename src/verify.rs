@@ -285,14 +285,21 @@ pub fn verify(a: &Thumb, b: &Thumb, views: &[usize]) -> Option<Verdict> {
             vs.push(v);
         }
     }
-    let turned: Vec<Thumb> = vs
+    // View 0 is `a` itself: borrowed, not copied (a pyramid is ~64 KB, and this runs per pair).
+    let turned: Vec<std::borrow::Cow<'_, Thumb>> = vs
         .iter()
-        .map(|&v| if v == 0 { a.clone() } else { a.view(v) })
+        .map(|&v| {
+            if v == 0 {
+                std::borrow::Cow::Borrowed(a)
+            } else {
+                std::borrow::Cow::Owned(a.view(v))
+            }
+        })
         .collect();
     // Coarse search for every view and both orders (either photo may be the crop); only the
     // most promising hypotheses are refined.
     let mut hyps: Vec<(f32, Fit, usize, bool)> = Vec::new();
-    'search: for (vi, av) in turned.iter().enumerate() {
+    'search: for (vi, av) in turned.iter().map(|t| &**t).enumerate() {
         for (swapped, small, big) in [(false, b, av), (true, av, b)] {
             if let Some(&(fit, z)) = coarse_search(&small.levels[2], &big.levels[2]).first() {
                 hyps.push((z, fit, vi, swapped));
@@ -311,7 +318,7 @@ pub fn verify(a: &Thumb, b: &Thumb, views: &[usize]) -> Option<Verdict> {
     hyps.truncate(2);
     // The identity of each view whose thumbnail has the other's size: most copies are not
     // cropped, and an overlay (a caption bar) can make a wrong scale look better coarsely.
-    for (vi, av) in turned.iter().enumerate() {
+    for (vi, av) in turned.iter().map(|t| &**t).enumerate() {
         let (w, h) = av.size();
         let (bw, bh) = b.size();
         if top >= COARSE_NCC && w.abs_diff(bw) <= 1 && h.abs_diff(bh) <= 1 {
@@ -321,7 +328,7 @@ pub fn verify(a: &Thumb, b: &Thumb, views: &[usize]) -> Option<Verdict> {
     let mut best: Option<Verdict> = None;
     // A copy resized to another aspect ratio (squashed to a square): `b` stretched to each
     // view's frame, aligned from the identity.
-    for (vi, av) in turned.iter().enumerate() {
+    for (vi, av) in turned.iter().map(|t| &**t).enumerate() {
         let ((w, h), (bw, bh)) = (av.size(), b.size());
         let ratio = (w as f32 / h as f32) / (bw as f32 / bh as f32);
         if (ratio - 1.0).abs() > 0.03 {
@@ -336,7 +343,7 @@ pub fn verify(a: &Thumb, b: &Thumb, views: &[usize]) -> Option<Verdict> {
         }
     }
     for &(_, fit, vi, swapped) in &hyps {
-        let av = &turned[vi];
+        let av: &Thumb = &turned[vi];
         let (small, big) = if swapped { (av, b) } else { (b, av) };
         let Some(mut verdict) = refine_and_score(small, big, fit) else {
             continue;

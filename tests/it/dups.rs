@@ -21,6 +21,16 @@ fn copy_dir(src: &Path, dst: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// The relation to its keeper of the member of `g` named `n` (see [`name`]).
+fn relation_of(g: &likeness::dups::DupGroup, n: &str) -> String {
+    g.files
+        .iter()
+        .find(|f| name(&f.path) == n)
+        .unwrap_or_else(|| panic!("{n} not in {g:#?}"))
+        .relation
+        .clone()
+}
+
 fn name(p: &Path) -> String {
     let parent = p.parent().unwrap().file_name().unwrap().to_string_lossy();
     format!("{parent}/{}", p.file_name().unwrap().to_string_lossy())
@@ -99,14 +109,7 @@ fn tiers_group_variants_and_keep_distractors_apart() {
     let g = &groups[bridge];
     assert_eq!(g.tier, Tier::Same);
     // Reasons: the copy is exact, a rotated file says how it was rotated relative to the keeper.
-    let rel = |n: &str| {
-        g.files
-            .iter()
-            .find(|f| name(&f.path) == n)
-            .unwrap()
-            .relation
-            .clone()
-    };
+    let rel = |n: &str| relation_of(g, n);
     // The keeper is upright (most members share its orientation): the original or a copy.
     let upright = rel("copies/orig-copy.jpg");
     assert!(
@@ -851,14 +854,7 @@ fn every_edit_of_a_photo_groups_with_it_and_nothing_else_does() {
         "the original (EXIF, not the PNG) is kept"
     );
     assert!(g.files[1..].iter().all(|f| f.proposed), "{g:#?}");
-    let rel = |n: &str| {
-        g.files
-            .iter()
-            .find(|f| name(&f.path) == n)
-            .unwrap()
-            .relation
-            .clone()
-    };
+    let rel = |n: &str| relation_of(g, n);
     assert_eq!(rel("orig/same-rotate-90.jpg"), "rotated 90° clockwise");
     assert_eq!(rel("orig/same-mirror.jpg"), "mirrored");
     assert_eq!(rel("orig/same-crop-50.jpg"), "cropped");
