@@ -18,12 +18,16 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+#[path = "../src/bin/likeness/bench/rng.rs"]
+mod rng;
+
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use likeness::EngineConfig;
 use likeness::app::{LikenessApp, Settings, View};
-use likeness::bench::SplitMix;
-use likeness::catalog::{Catalog, ContentMeta, FileFacts, FileStatus, LogOp};
+use likeness::catalog::{Catalog, FileFacts};
+use likeness::types::{ContentMeta, FileStatus, LogOp};
+use rng::SplitMix;
 
 fn shared() -> PathBuf {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/images");

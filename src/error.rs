@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 /// Everything the engine can fail with. Per-file problems (corrupt, unsupported, too large)
-/// are *not* errors of the run: they are recorded in the catalog as [`crate::decode::DecodeError`]
+/// are *not* errors of the run: they are recorded in the catalog as [`crate::media::decode::DecodeError`]
 /// reasons and the run goes on.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -74,7 +74,7 @@ impl From<ort::Error> for Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Attach a path to an `std::io::Error`.
-pub(crate) fn io_err(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
+pub fn io_err(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
     let path = path.into();
     move |source| Error::Io { path, source }
 }

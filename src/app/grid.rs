@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use egui::{Color32, Rect, Sense, Vec2};
 
-use crate::catalog::ContentHash;
+use crate::types::ContentHash;
 use crate::worker::{Command, Photo, ThumbRequest, Worker};
 
 /// Most thumbnail textures kept at once (256 px RGBA: ~190 KiB each, so ~110 MiB).

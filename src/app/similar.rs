@@ -211,7 +211,7 @@ impl SimilarView {
             return None;
         };
         let cell = settings.thumb_size;
-        let mut wanted: Vec<(crate::catalog::ContentHash, PathBuf)> = Vec::new();
+        let mut wanted: Vec<(crate::types::ContentHash, PathBuf)> = Vec::new();
         egui::ScrollArea::vertical()
             .id_salt("similar")
             .auto_shrink([false, false])
@@ -293,7 +293,7 @@ fn hit_grid(
     thumbs: &mut Thumbnails,
     cell: f32,
     worker: &Worker,
-    wanted: &mut Vec<(crate::catalog::ContentHash, PathBuf)>,
+    wanted: &mut Vec<(crate::types::ContentHash, PathBuf)>,
 ) -> (Option<PathBuf>, usize) {
     let mut clicked = None;
     let gap = ui.spacing().item_spacing.x;

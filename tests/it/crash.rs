@@ -141,6 +141,7 @@ fn corrupt_or_missing_index_is_rebuilt_from_catalog() {
 /// Ctrl-C (SIGINT) mid-run: the run stops, says so, keeps what it finished, and the next run
 /// embeds only the rest.
 #[test]
+#[allow(unsafe_code)] // kill(2) has no safe wrapper in std
 fn ctrl_c_stops_and_keeps_finished_work() {
     let dir = shared().join("images/exif-samples");
     let w = World::new();

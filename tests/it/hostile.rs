@@ -3,7 +3,9 @@
 
 use crate::harness::*;
 
+#[allow(unsafe_code)] // getrusage has no safe wrapper in std
 fn children_peak_rss_bytes() -> u64 {
+    // SAFETY: rusage is a plain C struct of integers, for which all-zero bytes are valid.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: getrusage writes into the struct we own.
     assert_eq!(
@@ -71,7 +73,7 @@ fn whole_hostile_corpus_completes_with_reasons_and_bounded_memory() {
     let big = images.join("oculante-tests/tests/large_image.jpg");
     let e = w.engine();
     let row = e.catalog().file_by_path(&big).unwrap().unwrap();
-    assert_eq!(row.status, likeness::catalog::FileStatus::Ok);
+    assert_eq!(row.status, likeness::types::FileStatus::Ok);
     drop(e);
 
     // Nothing is retried until it changes.

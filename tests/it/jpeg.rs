@@ -3,8 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use likeness::decode::{self, DecodeLimits, Format};
-use likeness::jpeg_dc::{self, Fallback};
+use likeness::media::decode::{self, DecodeLimits, Format};
+use likeness::media::jpeg_dc::{self, Fallback};
 
 use crate::harness::{World, cosine, img, shared};
 
@@ -50,7 +50,7 @@ fn dc_decode_matches_libjpeg_turbo() {
             path.display()
         );
         let y = jpeg_dc::decode_eighth_luma(&bytes, 1, 1 << 30).unwrap();
-        let turbo_y = likeness::bench::turbo_luma(&bytes, y.width() as usize, y.height() as usize)
+        let turbo_y = decode::turbo_luma(&bytes, y.width() as usize, y.height() as usize)
             .unwrap_or_else(|| panic!("libjpeg-turbo cannot decode {}", path.display()));
         let same = y
             .as_raw()

@@ -34,7 +34,7 @@ fn bridge_variants_rank_above_distractors() {
             e.catalog()
                 .file_by_path(p)
                 .unwrap()
-                .is_some_and(|r| r.status == likeness::catalog::FileStatus::Ok)
+                .is_some_and(|r| r.status == likeness::types::FileStatus::Ok)
         })
         .cloned()
         .collect();
@@ -74,7 +74,9 @@ fn walk_images(dir: &std::path::Path) -> Vec<PathBuf> {
         let p = e.path();
         if p.is_dir() {
             v.extend(walk_images(&p));
-        } else if likeness::decode::classify_path(&p) == likeness::decode::PathKind::Image {
+        } else if likeness::media::decode::classify_path(&p)
+            == likeness::media::decode::PathKind::Image
+        {
             v.push(p);
         }
     }
@@ -145,11 +147,11 @@ fn exif_orientation_variants_embed_alike() {
 /// displayed width and height.
 #[test]
 fn orientation_swaps_dimensions() {
-    let limits = likeness::decode::DecodeLimits::default();
+    let limits = likeness::media::decode::DecodeLimits::default();
     let one = std::fs::read(img("exif-orientation-examples/Landscape_1.jpg")).unwrap();
     let six = std::fs::read(img("exif-orientation-examples/Landscape_6.jpg")).unwrap();
-    let a = likeness::decode::decode(&one, 256, &limits).unwrap();
-    let b = likeness::decode::decode(&six, 256, &limits).unwrap();
+    let a = likeness::media::decode::decode(&one, 256, &limits).unwrap();
+    let b = likeness::media::decode::decode(&six, 256, &limits).unwrap();
     assert_eq!((a.meta.width, a.meta.height), (b.meta.width, b.meta.height));
     assert!(a.meta.width > a.meta.height, "landscape stays landscape");
     assert_eq!(a.image.dimensions(), b.image.dimensions());

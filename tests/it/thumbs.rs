@@ -2,8 +2,8 @@
 
 use std::collections::HashSet;
 
-use likeness::decode::DecodeLimits;
-use likeness::thumbs::ThumbCache;
+use likeness::media::decode::DecodeLimits;
+use likeness::media::thumbs::ThumbCache;
 
 use crate::harness::*;
 
@@ -23,9 +23,12 @@ fn thumbnails_are_upright_bounded_and_cached_by_content() {
     let t1 = cache.get(&one, &hash(&one), 256).unwrap();
     assert_eq!(t6.width().max(t6.height()), 256);
     assert_eq!(t1.width().max(t1.height()), 256);
-    let full6 =
-        likeness::decode::decode(&std::fs::read(&six).unwrap(), 256, &DecodeLimits::default())
-            .unwrap();
+    let full6 = likeness::media::decode::decode(
+        &std::fs::read(&six).unwrap(),
+        256,
+        &DecodeLimits::default(),
+    )
+    .unwrap();
     assert_eq!(
         t6.width() > t6.height(),
         full6.meta.width > full6.meta.height,

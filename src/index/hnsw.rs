@@ -11,11 +11,10 @@ use std::path::{Path, PathBuf};
 
 use usearch::{Index, IndexOptions, MetricKind, ScalarKind};
 
-use crate::catalog::{Catalog, LogOp};
 use crate::error::{Error, Result, io_err};
 
 /// How vectors are stored in the HNSW index.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Quantization {
     /// 4 bytes per dimension.
@@ -28,7 +27,7 @@ pub enum Quantization {
 }
 
 impl Quantization {
-    fn scalar(self) -> ScalarKind {
+    pub(super) fn scalar(self) -> ScalarKind {
         match self {
             Quantization::F32 => ScalarKind::F32,
             Quantization::F16 => ScalarKind::F16,
@@ -78,18 +77,18 @@ pub struct OpenReport {
 
 /// An HNSW index over L2-normalised descriptors with cosine metric; keys are catalog file ids.
 pub struct VectorIndex {
-    index: Index,
-    dir: PathBuf,
-    dim: usize,
-    applied_seq: i64,
-    saved_seq: Option<i64>,
+    pub(super) index: Index,
+    pub(super) dir: PathBuf,
+    pub(super) dim: usize,
+    pub(super) applied_seq: i64,
+    pub(super) saved_seq: Option<i64>,
 }
 
-fn usearch_err(e: impl std::fmt::Display) -> Error {
+pub(super) fn usearch_err(e: impl std::fmt::Display) -> Error {
     Error::Index(e.to_string())
 }
 
-fn seq_of(p: &Path) -> Option<i64> {
+pub(super) fn seq_of(p: &Path) -> Option<i64> {
     p.file_name()?
         .to_str()?
         .strip_prefix("hnsw-")?
@@ -127,102 +126,9 @@ impl VectorIndex {
             saved_seq: None,
         })
     }
+}
 
-    /// Open the index for `model` from `dir`, bringing it up to date with `catalog`.
-    pub fn open(
-        dir: PathBuf,
-        dim: usize,
-        quant: Quantization,
-        params: HnswParams,
-        catalog: &Catalog,
-        model: &str,
-    ) -> Result<(Self, OpenReport)> {
-        std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
-        let mut files: Vec<(i64, PathBuf)> = std::fs::read_dir(&dir)
-            .map_err(io_err(&dir))?
-            .flatten()
-            .filter_map(|e| seq_of(&e.path()).map(|s| (s, e.path())))
-            .collect();
-        files.sort_by_key(|f| std::cmp::Reverse(f.0));
-        let truncated = catalog.log_truncated_through()?;
-        let mut report = OpenReport::default();
-        for (seq, path) in &files {
-            if *seq < truncated {
-                break; // the log no longer covers what this file lacks
-            }
-            let Some(mut vi) = Self::try_load(path, dim, quant, params, &dir) else {
-                tracing::warn!(
-                    "index file {} is unusable; trying an older one",
-                    path.display()
-                );
-                continue;
-            };
-            vi.applied_seq = *seq;
-            vi.saved_seq = Some(*seq);
-            for (s, op, key) in catalog.log_since(*seq, model)? {
-                match op {
-                    LogOp::Upsert => match catalog.embedding_for_key(model, key)? {
-                        Some(v) => vi.upsert(key, &v)?,
-                        None => vi.remove(key)?,
-                    },
-                    LogOp::Remove => vi.remove(key)?,
-                }
-                vi.applied_seq = s;
-                report.replayed += 1;
-            }
-            vi.applied_seq = vi.applied_seq.max(catalog.log_head()?);
-            return Ok((vi, report));
-        }
-        let mut vi = Self::empty(dir, dim, quant, params)?;
-        vi.rebuild(catalog, model)?;
-        report.rebuilt = true;
-        Ok((vi, report))
-    }
-
-    fn try_load(
-        path: &Path,
-        dim: usize,
-        quant: Quantization,
-        params: HnswParams,
-        dir: &Path,
-    ) -> Option<Self> {
-        let s = path.to_str()?;
-        let meta = Index::metadata(s).ok()?;
-        if meta.dimensions as usize != dim
-            || meta.quantization != quant.scalar()
-            || meta.metric != MetricKind::Cos
-        {
-            return None;
-        }
-        let vi = Self::empty(dir.to_owned(), dim, quant, params).ok()?;
-        vi.index.load(s).ok()?;
-        vi.index.change_expansion_search(params.ef_search);
-        vi.index.change_expansion_add(params.ef_construction);
-        Some(vi)
-    }
-
-    /// Replace the contents with every indexed vector of `model` in the catalog
-    /// (parallel insertion in chunks of 4096 vectors).
-    pub fn rebuild(&mut self, catalog: &Catalog, model: &str) -> Result<()> {
-        self.index.reset().map_err(usearch_err)?;
-        let n = catalog.indexed_count(model)? as usize;
-        self.index.reserve(n.max(1024)).map_err(usearch_err)?;
-        let mut chunk: Vec<(i64, Vec<f32>)> = Vec::with_capacity(4096);
-        let mut result = Ok(());
-        catalog.for_each_indexed(model, |key, v| {
-            chunk.push((key, v));
-            if chunk.len() == 4096 && result.is_ok() {
-                result = self.insert_new(&chunk);
-                chunk.clear();
-            }
-        })?;
-        result?;
-        self.insert_new(&chunk)?;
-        self.applied_seq = catalog.log_head()?;
-        self.saved_seq = None;
-        Ok(())
-    }
-
+impl VectorIndex {
     /// Insert or replace the vector of `key` (`dim` f32, L2-normalised).
     pub fn upsert(&mut self, key: i64, v: &[f32]) -> Result<()> {
         self.check_dim(v)?;
@@ -237,7 +143,7 @@ impl VectorIndex {
         self.index.add(k, v).map_err(usearch_err)
     }
 
-    fn check_dim(&self, v: &[f32]) -> Result<()> {
+    pub(super) fn check_dim(&self, v: &[f32]) -> Result<()> {
         if v.len() != self.dim {
             return Err(Error::Index(format!(
                 "vector of length {} for an index of dimension {}",
@@ -331,7 +237,7 @@ impl VectorIndex {
         self.knn(query, k, true)
     }
 
-    fn knn(&self, query: &[f32], k: usize, exact: bool) -> Result<Vec<(i64, f32)>> {
+    pub(super) fn knn(&self, query: &[f32], k: usize, exact: bool) -> Result<Vec<(i64, f32)>> {
         if k == 0 || self.is_empty() {
             return Ok(Vec::new());
         }

@@ -10,10 +10,10 @@ use std::path::{Path, PathBuf};
 
 use image::RgbImage;
 
-use crate::catalog::ContentHash;
-use crate::decode::{self, DecodeError, DecodeLimits};
 use crate::error::{Result, io_err};
-use crate::preprocess::shrink_to_fit;
+use crate::media::decode::{self, DecodeError, DecodeLimits};
+use crate::media::resize::shrink_to_fit;
+use crate::types::ContentHash;
 
 /// JPEG quality of cached thumbnails (libjpeg scale, 1..=100).
 const QUALITY: i32 = 85;

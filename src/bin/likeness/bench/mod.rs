@@ -6,12 +6,18 @@ use std::process::Command;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
-use crate::engine::{Engine, EngineConfig, IndexReport, NoProgress};
-use crate::error::{Error, Result, io_err};
-use crate::vindex::{HnswParams, Quantization, VectorIndex};
+mod rng;
+pub use rng::SplitMix;
+
+use likeness::engine::{Engine, EngineConfig, IndexReport, NoProgress};
+use likeness::error::{Error, Result, io_err};
+use likeness::index::{HnswParams, Quantization, VectorIndex};
+use likeness::media::decode::turbo_luma;
 
 /// Peak resident set size of this process, bytes (`getrusage`, Linux reports KiB).
+#[allow(unsafe_code)] // libc::getrusage has no safe wrapper in std
 pub fn peak_rss_bytes() -> u64 {
+    // SAFETY: rusage is a plain C struct of integers, for which all-zero bytes are valid.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: getrusage only writes into the struct we own.
     if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) } != 0 {
@@ -39,7 +45,8 @@ pub fn find_large_jpegs(dir: &Path, min_pixels: u64, max_pixels: u64) -> Vec<(Pa
         .filter(|e| e.file_type().is_file())
         .filter_map(|e| {
             let bytes = std::fs::read(e.path()).ok()?;
-            if crate::decode::sniff(&bytes) != Some(crate::decode::Format::Jpeg) {
+            if likeness::media::decode::sniff(&bytes) != Some(likeness::media::decode::Format::Jpeg)
+            {
                 return None;
             }
             let h = turbojpeg::read_header(&bytes).ok()?;
@@ -260,28 +267,6 @@ pub struct HnswResult {
     pub recall_at_10: f64,
 }
 
-/// Deterministic pseudo-random generator (SplitMix64) for synthetic vectors.
-/// SplitMix64, a deterministic generator for synthetic benchmark data (Steele, Lea and Flood,
-/// "Fast splittable pseudorandom number generators", OOPSLA 2014). Not for anything else.
-pub struct SplitMix(pub u64);
-impl SplitMix {
-    /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    /// Approximately standard normal (sum of 4 uniforms, scaled).
-    pub fn normal(&mut self) -> f32 {
-        let s: f64 = (0..4)
-            .map(|_| (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64)
-            .sum();
-        ((s - 2.0) * (3.0f64).sqrt()) as f32
-    }
-}
-
 /// HNSW benchmark on `n` synthetic L2-normalised `dim`-d vectors drawn around `n / 100`
 /// cluster centres (real photo descriptors cluster; uniform random vectors would be an
 /// unrealistically hard case). Times `queries` k=10 queries; recall@10 is measured against
@@ -301,7 +286,7 @@ pub fn hnsw(
     let point = |rng: &mut SplitMix| -> Vec<f32> {
         let c = &centres[(rng.next_u64() % centres.len() as u64) as usize];
         let mut v: Vec<f32> = c.iter().map(|x| x + 0.6 * rng.normal()).collect();
-        crate::model::l2_normalize(&mut v);
+        likeness::model::l2_normalize(&mut v);
         v
     };
     let dir = work.join("hnsw-bench");
@@ -364,18 +349,18 @@ pub struct DupsResult {
     pub planted: usize,
     /// HNSW build time, s (not part of grouping: the app keeps the index).
     pub build_s: f64,
-    /// [`crate::dups::find_duplicates`] wall time with default options, every photo's
+    /// [`likeness::dups::find_duplicates`] wall time with default options, every photo's
     /// candidates stored when it entered the index (as indexing does), s.
     pub group_s: f64,
     /// The same with no stored candidates (a catalog from before they were kept): every photo
     /// is queried, s.
     pub group_live_s: f64,
-    /// Regrouping from kept candidates ([`crate::dups::group`] over
-    /// [`crate::dups::Candidates`], what the app does when only thresholds change): mean
+    /// Regrouping from kept candidates ([`likeness::dups::group`] over
+    /// [`likeness::dups::Candidates`], what the app does when only thresholds change): mean
     /// of three threshold settings, s.
     pub regroup_s: f64,
     /// Looking up and storing one photo's candidates as it enters the index (range query at
-    /// [`crate::dups::PAIR_FLOOR`] with the query-time ef_search, catalog write): wall time
+    /// [`likeness::dups::PAIR_FLOOR`] with the query-time ef_search, catalog write): wall time
     /// per photo with queries on every core, ms.
     pub insert_query_ms: f64,
     /// Groups found.
@@ -396,11 +381,12 @@ pub struct DupsResult {
 /// Duplicate grouping at scale: `n` synthetic photos (clustered unit descriptors as in
 /// [`hnsw`], random balanced 64-bit pHashes for 8 views), 10 % of them planted copies of an
 /// earlier photo (descriptor cosine ≈ 0.95, 3 of 64 pHash bits flipped per view). Times
-/// [`crate::dups::find_duplicates`] with default options over a catalog and an HNSW index
+/// [`likeness::dups::find_duplicates`] with default options over a catalog and an HNSW index
 /// built from them, first with no stored candidates, then after storing every photo's
 /// candidates as indexing does, each judged against the planted copies.
 pub fn dups(n: usize, quant: Quantization, work: &Path) -> Result<DupsResult> {
-    use crate::catalog::{Catalog, ContentHash, ContentMeta, FileFacts, FileStatus};
+    use likeness::catalog::{Catalog, FileFacts};
+    use likeness::types::{ContentHash, ContentMeta, FileStatus};
     let dim = 1280;
     let dir = work.join("dups-bench");
     let _ = std::fs::remove_dir_all(&dir);
@@ -445,7 +431,7 @@ pub fn dups(n: usize, quant: Quantization, work: &Path) -> Result<DupsResult> {
                 (v, ph)
             }
         };
-        crate::model::l2_normalize(&mut v);
+        likeness::model::l2_normalize(&mut v);
         vectors.push(v);
         phashes.push(ph);
         original_of.push(copy_of);
@@ -490,21 +476,21 @@ pub fn dups(n: usize, quant: Quantization, work: &Path) -> Result<DupsResult> {
 
     // The loosest tier: the synthetic photos have no thumbnails, so nothing verifies as the
     // same picture, and grouping by descriptor similarity is the heaviest path.
-    let opts = crate::dups::DupOptions {
-        tier: crate::dups::Tier::Similar,
+    let opts = likeness::dups::DupOptions {
+        tier: likeness::dups::Tier::Similar,
         ..Default::default()
     };
     let model = "bench";
     // Grouping of a library whose candidates were never stored: every photo is queried.
     let t = Instant::now();
-    let live_groups = crate::dups::find_duplicates(&catalog, &index, model, &opts)?;
+    let live_groups = likeness::dups::find_duplicates(&catalog, &index, model, &opts)?;
     let group_live_s = t.elapsed().as_secs_f64();
     // What indexing does as photos enter the index: look up and store their candidates.
     let t = Instant::now();
     let hash_of = catalog.hashes_of(&keys)?;
     // The pHash index fills as photos enter, as in indexing (the HNSW index is already full
     // here: both find every pair).
-    let mut phashes = crate::dups::PhashIndex::new(n)?;
+    let mut phashes = likeness::index::phash::PhashIndex::new(n)?;
     for chunk in keys.chunks(4096) {
         let vectors: Vec<(i64, ContentHash, Vec<f32>)> = chunk
             .iter()
@@ -514,28 +500,28 @@ pub fn dups(n: usize, quant: Quantization, work: &Path) -> Result<DupsResult> {
             .iter()
             .map(|(k, h, v)| (*k, *h, v.as_slice()))
             .collect();
-        crate::dups::store_candidates(&mut catalog, &index, &mut phashes, model, &entering)?;
+        likeness::dups::store_candidates(&mut catalog, &index, &mut phashes, model, &entering)?;
     }
     let insert_query_ms = t.elapsed().as_secs_f64() * 1e3 / n as f64;
     let t = Instant::now();
-    let groups = crate::dups::find_duplicates(&catalog, &index, model, &opts)?;
+    let groups = likeness::dups::find_duplicates(&catalog, &index, model, &opts)?;
     let group_s = t.elapsed().as_secs_f64();
     // The app's slider: candidates kept, regrouped at other thresholds.
-    let cands = crate::dups::Candidates::collect(&catalog, &index, model, &opts)?;
+    let cands = likeness::dups::Candidates::collect(&catalog, &index, model, &opts)?;
     let mut regroup = Vec::new();
     for o in [
-        crate::dups::DupOptions {
+        likeness::dups::DupOptions {
             near_similarity: 0.9,
             ..opts
         },
-        crate::dups::DupOptions {
-            tier: crate::dups::Tier::Same,
+        likeness::dups::DupOptions {
+            tier: likeness::dups::Tier::Same,
             ..opts
         },
         opts,
     ] {
         let t = Instant::now();
-        crate::dups::group(&cands, &catalog, &index, &o)?;
+        likeness::dups::group(&cands, &catalog, &index, &o)?;
         regroup.push(t.elapsed().as_secs_f64());
     }
     let regroup_s = regroup.iter().sum::<f64>() / regroup.len() as f64;
@@ -558,7 +544,7 @@ pub fn dups(n: usize, quant: Quantization, work: &Path) -> Result<DupsResult> {
         .filter_map(|(i, o)| o.map(|o| (i, o)))
         .collect();
     // (share of planted copies grouped with their original, groups mixing unrelated photos)
-    let judge = |groups: &[crate::dups::DupGroup]| -> (f64, usize) {
+    let judge = |groups: &[likeness::dups::DupGroup]| -> (f64, usize) {
         let mut group_of = vec![usize::MAX; n];
         let mut false_groups = 0;
         for (g, group) in groups.iter().enumerate() {
@@ -643,14 +629,14 @@ pub struct DecodeResult {
 }
 
 /// Decode every 8-50 MP JPEG under `source` `rounds` times with each decoder, on one thread:
-/// the DC-only decoder ([`crate::jpeg_dc`]), libjpeg-turbo at scale 1/8 (what Likeness used
+/// the DC-only decoder ([`likeness::media::jpeg_dc`]), libjpeg-turbo at scale 1/8 (what Likeness used
 /// before), and the `image` crate's full-size decode (zune-jpeg), as a reference point.
 ///
 /// `min_side` is the short side (pixels) the model input needs (256 for the bundled models), as
 /// in indexing.
 pub fn decode(source: &Path, rounds: usize, min_side: u32) -> Result<DecodeResult> {
-    use crate::decode::{DecodeLimits, decode_jpeg_turbo};
-    use crate::jpeg_dc::decode_eighth;
+    use likeness::media::decode::{DecodeLimits, decode_jpeg_turbo};
+    use likeness::media::jpeg_dc::decode_eighth;
     let files = find_large_jpegs(source, 8_000_000, 50_000_000);
     if files.is_empty() {
         return Err(Error::Invalid(format!(
@@ -723,7 +709,8 @@ pub fn decode(source: &Path, rounds: usize, min_side: u32) -> Result<DecodeResul
             let fast = decode_eighth(b, side, limits.max_jpeg_pixels).ok()?.0;
             let turbo = decode_jpeg_turbo(b, side, &limits).ok()?.0;
             let fast_y =
-                crate::jpeg_dc::decode_eighth_luma(b, side, limits.max_jpeg_pixels).ok()?;
+                likeness::media::jpeg_dc::decode_eighth_luma(b, side, limits.max_jpeg_pixels)
+                    .ok()?;
             let turbo_y = turbo_luma(b, fast_y.width() as usize, fast_y.height() as usize)?;
             (fast.dimensions() == turbo.dimensions()).then(|| {
                 let diff: u64 = fast
@@ -743,7 +730,7 @@ pub fn decode(source: &Path, rounds: usize, min_side: u32) -> Result<DecodeResul
                 let rgb_same = pairs().filter(|(a, b)| a == b).count();
                 DecodeAgreement {
                     path: path.clone(),
-                    progressive: crate::jpeg_dc::is_progressive(b),
+                    progressive: likeness::media::jpeg_dc::is_progressive(b),
                     mean_abs_diff: diff as f64 / fast.as_raw().len() as f64,
                     max_abs_diff,
                     rgb_identical: rgb_same as f64 / fast.as_raw().len() as f64,
@@ -757,24 +744,4 @@ pub fn decode(source: &Path, rounds: usize, min_side: u32) -> Result<DecodeResul
         decoders: times,
         agreement,
     })
-}
-
-/// libjpeg-turbo's greyscale (Y only) decode of `bytes` at scale 1/8, expected to be `w` x `h`.
-pub fn turbo_luma(bytes: &[u8], w: usize, h: usize) -> Option<Vec<u8>> {
-    let mut d = turbojpeg::Decompressor::new().ok()?;
-    d.set_scaling_factor(turbojpeg::ScalingFactor::ONE_EIGHTH)
-        .ok()?;
-    let mut y = vec![0u8; w * h];
-    d.decompress(
-        bytes,
-        turbojpeg::Image {
-            pixels: &mut y[..],
-            width: w,
-            pitch: w,
-            height: h,
-            format: turbojpeg::PixelFormat::GRAY,
-        },
-    )
-    .ok()?;
-    Some(y)
 }

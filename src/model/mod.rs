@@ -9,6 +9,8 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 
+pub mod preprocess;
+
 /// ONNX Runtime version this build is written against (ort 2.0.0-rc.15, C API 31).
 pub const ORT_VERSION: &str = "1.31.1";
 /// File name of the ONNX Runtime shared library, as the PyPI `onnxruntime==1.31.1` wheel of

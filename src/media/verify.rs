@@ -83,7 +83,7 @@ pub const MIN_TEXTURED: usize = 16;
 /// (after EXIF orientation), at any scale of at least `VERIFY_SIDE` on its long side to be
 /// useful. Empty if the encoder fails (never expected).
 pub fn verification_thumb(img: &RgbImage) -> Vec<u8> {
-    let small = crate::preprocess::shrink_to_fit(img, VERIFY_SIDE);
+    let small = crate::media::resize::shrink_to_fit(img, VERIFY_SIDE);
     let (w, h) = (small.width() as usize, small.height() as usize);
     let luma: Vec<u8> = small
         .pixels()
@@ -203,7 +203,7 @@ pub struct Verdict {
     /// disagree: where an edit rarely draws (captions, watermarks and the black corners of a
     /// rotated copy sit at the edge), and where a moving subject shows.
     pub interior: u32,
-    /// The dihedral view of the first photo that matches the second ([`crate::dups::DIHEDRAL`]).
+    /// The dihedral view of the first photo that matches the second ([`crate::media::phash::DIHEDRAL`]).
     pub view: u8,
     /// Side of the smaller picture's footprint in the larger one, relative to the larger one's
     /// long side (1: no crop; 0.5: a crop of half the side).
@@ -271,7 +271,7 @@ impl Verdict {
 }
 
 /// Align `b` with `a` and measure how well their pixels agree: tries the dihedral views
-/// `views` of `a` (indices into [`crate::dups::DIHEDRAL`]; view 0 is always tried), either
+/// `views` of `a` (indices into [`crate::media::phash::DIHEDRAL`]; view 0 is always tried), either
 /// photo being the crop of the other. `None` when no alignment with a footprint of at least
 /// 0.45 of the side was found (or the thumbnails are too small).
 pub fn verify(a: &Thumb, b: &Thumb, views: &[usize]) -> Option<Verdict> {
@@ -897,7 +897,7 @@ impl Plane {
         (Plane { w, h, px: gx }, Plane { w, h, px: gy })
     }
 
-    /// Dihedral view `v` (as [`crate::dups::DIHEDRAL`]: rotations by 90° clockwise steps, then
+    /// Dihedral view `v` (as [`crate::media::phash::DIHEDRAL`]: rotations by 90° clockwise steps, then
     /// the same of the left-right mirror).
     fn dihedral(&self, v: usize) -> Plane {
         let (w, h) = (self.w, self.h);

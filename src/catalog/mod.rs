@@ -1,8 +1,7 @@
 //! The SQLite catalog: libraries, files, per-content metadata, embeddings and the index log.
 //!
 //! The catalog is the source of truth. The HNSW index is a derived structure that can always be
-//! rebuilt from the `embeddings` table without re-embedding any photo (see [`crate::vindex`]).
-//!
+//! rebuilt from the `embeddings` table without re-embedding any photo (see [`crate::index`]).
 //! Crash safety: WAL journal, every batch of results is one transaction, and each change that
 //! affects the HNSW index appends to `index_log` *in the same transaction*. An index file records
 //! the last log sequence number it contains; on open, later log entries are replayed. So a
@@ -16,107 +15,19 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::error::Result;
+use crate::types::ContentHash;
+use crate::types::ContentMeta;
+use crate::types::Counts;
+use crate::types::FileRow;
+use crate::types::FileStatus;
+use crate::types::Library;
+use crate::types::LogOp;
+use crate::types::PhotoRow;
 
-/// blake3 digest of a file's bytes (32 bytes).
-pub type ContentHash = [u8; 32];
+pub mod schema;
+mod writer;
 
-const SCHEMA_VERSION: i64 = 1;
-
-/// How `contents.sharpness` is measured ([`crate::dups::sharpness`]).
-const SHARPNESS_KIND: &str = "laplacian-variance/luma-variance";
-
-/// What `dup_candidates` holds: descriptor pairs at cosine ≥ [`crate::dups::PAIR_FLOOR`] and
-/// pHash pairs within [`crate::dups::PAIR_PHASH_DISTANCE`] bits in some dihedral view. Stored
-/// candidates of any other kind (an older layout, another floor) are dropped when the catalog
-/// opens.
-fn dup_candidates_kind() -> String {
-    format!(
-        "v4;descriptor>={};verified>={};phash<={};verify={}",
-        crate::dups::PAIR_FLOOR,
-        crate::dups::VERIFY_FLOOR,
-        crate::dups::PAIR_PHASH_DISTANCE,
-        crate::verify::VERIFY_VERSION
-    )
-}
-
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS libraries(
-    id INTEGER PRIMARY KEY,
-    path TEXT NOT NULL UNIQUE,
-    added_at INTEGER NOT NULL,
-    reference INTEGER NOT NULL DEFAULT 0  -- 1: a reference folder, never proposed for deletion
-);
--- One row per distinct file content (blake3 of the bytes).
-CREATE TABLE IF NOT EXISTS contents(
-    hash BLOB PRIMARY KEY,
-    format TEXT NOT NULL,
-    width INTEGER NOT NULL,      -- pixels, after EXIF orientation
-    height INTEGER NOT NULL,
-    phash BLOB,                  -- perceptual hash (image_hasher), for the duplicate finder
-    taken_at TEXT,               -- EXIF DateTimeOriginal (else DateTime), as written
-    captured_at TEXT,            -- EXIF DateTimeOriginal only (capture time)
-    sharpness REAL,              -- variance of the Laplacian of luma (keeper choice)
-    exif_fields INTEGER,         -- number of EXIF fields (keeper choice)
-    vthumb BLOB,                 -- luma thumbnail for verification (verify.rs), greyscale JPEG
-    camera TEXT                  -- EXIF Make, Model and body serial number, if any
-) WITHOUT ROWID;
--- One row per path. `id` is the key of the photo in every HNSW index.
-CREATE TABLE IF NOT EXISTS files(
-    id INTEGER PRIMARY KEY,
-    library_id INTEGER NOT NULL REFERENCES libraries(id) ON DELETE CASCADE,
-    path TEXT NOT NULL UNIQUE,
-    size INTEGER NOT NULL,       -- bytes
-    mtime_ns INTEGER NOT NULL,   -- modification time, ns since the Unix epoch
-    hash BLOB,                   -- NULL when the file could not be read
-    status INTEGER NOT NULL,     -- 0 ok, 1 failed, 2 unsupported
-    reason TEXT,                 -- why it failed / is unsupported
-    updated_at INTEGER NOT NULL  -- s since the Unix epoch
-);
-CREATE INDEX IF NOT EXISTS files_hash ON files(hash);
-CREATE INDEX IF NOT EXISTS files_library ON files(library_id);
--- Descriptors, per model and content: f16 little-endian, L2-normalised.
-CREATE TABLE IF NOT EXISTS embeddings(
-    model TEXT NOT NULL,
-    hash BLOB NOT NULL,
-    vector BLOB NOT NULL,
-    PRIMARY KEY(model, hash)
-) WITHOUT ROWID;
--- Changes to the set of indexed files, replayed into HNSW indexes that are behind.
--- Not-a-duplicate decisions, by content (they survive renames and re-indexing); a < b.
-CREATE TABLE IF NOT EXISTS not_duplicates(
-    a BLOB NOT NULL,
-    b BLOB NOT NULL,
-    PRIMARY KEY(a, b)
-) WITHOUT ROWID;
--- Duplicate candidates found when a content entered the HNSW index (range query at cosine >=
--- dups::VERIFY_FLOOR, and pHash query within dups::PAIR_PHASH_DISTANCE bits), per model: one row
--- per content whose query ran, `found` = the contents found, 42-byte records (32-byte content
--- hash, f32 little-endian cosine similarity, 6-byte verification verdict of the pair in
--- content-hash order, see verify::Verdict::encode, 255 in its first byte when not verified).
--- A pair is in the row of whichever of its two contents entered later. Derived data: dropped
--- and looked up again when its kind changes.
-CREATE TABLE IF NOT EXISTS dup_candidates(
-    model TEXT NOT NULL,
-    hash BLOB NOT NULL,
-    found BLOB NOT NULL,
-    PRIMARY KEY(model, hash)
-) WITHOUT ROWID;
--- Files sent to the OS trash by Likeness, per batch, for undo.
-CREATE TABLE IF NOT EXISTS trash_log(
-    batch INTEGER NOT NULL,      -- one user action
-    path TEXT NOT NULL,          -- where the file was
-    hash BLOB,                   -- its content (kept embedded until the batch is restored)
-    trashed_at INTEGER NOT NULL, -- s since the Unix epoch
-    restored INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS index_log(
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    op INTEGER NOT NULL,         -- 0 upsert, 1 remove
-    key INTEGER NOT NULL,        -- files.id
-    model TEXT                   -- NULL: concerns every model's index
-);
-";
+pub use writer::{FileFacts, Writer};
 
 /// A duplicate candidate pair stored at insert time: contents `a < b`, their cosine
 /// similarity, and the verification verdict of `b` against `a` (`None`: not verifiable).
@@ -124,163 +35,11 @@ pub type StoredPair = (
     ContentHash,
     ContentHash,
     f32,
-    Option<crate::verify::Verdict>,
+    Option<crate::media::verify::Verdict>,
 );
 
 /// Bytes per found content in `dup_candidates.found`: content hash, f32 cosine, verdict.
 const DUP_RECORD: usize = 42;
-
-/// What became of a file the last time it was looked at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FileStatus {
-    /// Decoded; it has an embedding for every model it was indexed with.
-    Ok,
-    /// Could not be read or decoded (corrupt, truncated, too large, vanished while reading).
-    Failed,
-    /// A format Likeness does not decode (e.g. HEIC, AVIF, JPEG XL, PSD).
-    Unsupported,
-}
-
-impl FileStatus {
-    fn to_i64(self) -> i64 {
-        match self {
-            FileStatus::Ok => 0,
-            FileStatus::Failed => 1,
-            FileStatus::Unsupported => 2,
-        }
-    }
-    fn from_i64(v: i64) -> Self {
-        match v {
-            0 => FileStatus::Ok,
-            2 => FileStatus::Unsupported,
-            _ => FileStatus::Failed,
-        }
-    }
-}
-
-/// A photo folder the user added.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Library {
-    /// Row id.
-    pub id: i64,
-    /// Absolute, canonical path.
-    pub path: PathBuf,
-    /// A reference folder: its photos are kept, never proposed for deletion.
-    pub reference: bool,
-}
-
-/// One row of `files`.
-#[derive(Debug, Clone)]
-pub struct FileRow {
-    /// Row id, also the key of the photo in the HNSW index.
-    pub id: i64,
-    /// Library the file belongs to.
-    pub library_id: i64,
-    /// Absolute path.
-    pub path: PathBuf,
-    /// Size in bytes when last seen.
-    pub size: u64,
-    /// Modification time when last seen, ns since the Unix epoch.
-    pub mtime_ns: i64,
-    /// blake3 of the bytes, `None` if they could not be read.
-    pub hash: Option<ContentHash>,
-    /// Outcome of the last attempt.
-    pub status: FileStatus,
-    /// Reason for `Failed` / `Unsupported`.
-    pub reason: Option<String>,
-}
-
-/// One usable photo as the app's grid shows it: a `files` row with status ok joined with its
-/// content's metadata.
-#[derive(Debug, Clone)]
-pub struct PhotoRow {
-    /// Row id, also the key of the photo in the HNSW index.
-    pub key: i64,
-    /// Library the file belongs to.
-    pub library_id: i64,
-    /// Absolute path.
-    pub path: PathBuf,
-    /// Size in bytes.
-    pub size: u64,
-    /// Modification time, ns since the Unix epoch.
-    pub mtime_ns: i64,
-    /// blake3 of the bytes (the thumbnail cache key).
-    pub hash: ContentHash,
-    /// Width in pixels after EXIF orientation.
-    pub width: u32,
-    /// Height in pixels after EXIF orientation.
-    pub height: u32,
-    /// EXIF DateTimeOriginal, else DateTime, as written (`YYYY:MM:DD HH:MM:SS`), if any.
-    pub taken_at: Option<String>,
-    /// EXIF DateTimeOriginal only (see [`ContentMeta::captured_at`]).
-    pub captured_at: Option<String>,
-    /// Container format, e.g. `jpeg`.
-    pub format: String,
-    /// Perceptual hashes: 8 bytes per dihedral view, 64 in all (see
-    /// [`crate::engine::perceptual_hash`]); empty if unknown.
-    pub phash: Vec<u8>,
-    /// Sharpness, see [`ContentMeta::sharpness`]; `None` if unknown.
-    pub sharpness: Option<f32>,
-    /// Number of EXIF fields; `None` if unknown.
-    pub exif_fields: Option<u32>,
-    /// Camera body (EXIF Make, Model, serial number), see [`ContentMeta::camera`].
-    pub camera: Option<String>,
-}
-
-/// Per-content metadata gathered while decoding.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ContentMeta {
-    /// Container format, e.g. `jpeg`.
-    pub format: String,
-    /// Width in pixels after EXIF orientation.
-    pub width: u32,
-    /// Height in pixels after EXIF orientation.
-    pub height: u32,
-    /// Perceptual hashes: 8 bytes per dihedral view, 64 in all (see
-    /// [`crate::engine::perceptual_hash`]).
-    pub phash: Option<Vec<u8>>,
-    /// EXIF DateTimeOriginal, else DateTime (`YYYY:MM:DD HH:MM:SS`): the date shown and
-    /// sorted by.
-    pub taken_at: Option<String>,
-    /// EXIF DateTimeOriginal only, with `.` and SubSecTimeOriginal appended where present:
-    /// when the picture was captured (an editor rewrites DateTime, not this), which tells two
-    /// shots from two copies of one ([`crate::dups`]).
-    pub captured_at: Option<String>,
-    /// Sharpness: variance of the 4-neighbour Laplacian of the luma (0..255 scale), measured
-    /// on a copy 256 pixels on its long side (see [`crate::dups::sharpness`]), so files of
-    /// different formats and DCT decode scales compare on one scale.
-    pub sharpness: Option<f32>,
-    /// Number of EXIF fields the file carries (0 when it has none; `None` if not looked at).
-    pub exif_fields: Option<u32>,
-    /// Luma thumbnail for pixel-level verification of duplicates
-    /// ([`crate::verify::verification_thumb`]: greyscale JPEG, 128 pixels on the long side,
-    /// ~3–5 KB; empty when the photo is too small). `None`: indexed by a version without it.
-    pub vthumb: Option<Vec<u8>>,
-    /// Camera body: EXIF Make, Model and BodySerialNumber joined by " / ", if the file names
-    /// a model. Two shots are one burst only from one body ([`crate::dups`]).
-    pub camera: Option<String>,
-}
-
-/// Counts of files by status.
-#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
-pub struct Counts {
-    /// Files decoded successfully.
-    pub ok: u64,
-    /// Files that failed.
-    pub failed: u64,
-    /// Files in formats Likeness does not decode.
-    pub unsupported: u64,
-}
-
-/// A change to the set of indexed photos, as recorded in `index_log`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogOp {
-    /// (Re)insert the key with its current vector.
-    Upsert,
-    /// Remove the key.
-    Remove,
-}
 
 /// The catalog database.
 pub struct Catalog {
@@ -343,56 +102,12 @@ impl Catalog {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        conn.execute_batch(SCHEMA)?;
-        // Columns added after the first release: older catalogs gain them in place (NULL =
-        // unknown until the file changes).
-        for (table, column, decl) in [
-            ("libraries", "reference", "INTEGER NOT NULL DEFAULT 0"),
-            ("contents", "sharpness", "REAL"),
-            ("contents", "exif_fields", "INTEGER"),
-            ("contents", "captured_at", "TEXT"),
-            ("contents", "vthumb", "BLOB"),
-            ("contents", "camera", "TEXT"),
-        ] {
-            let exists = conn
-                .prepare("SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2")?
-                .exists([table, column])?;
-            if !exists {
-                conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {decl}"))?;
-            }
-        }
+        schema::create_and_add_columns(&conn)?;
         let cat = Catalog {
             conn,
             path: path.to_owned(),
         };
-        match cat.meta("schema_version")? {
-            None => cat.set_meta("schema_version", &SCHEMA_VERSION.to_string())?,
-            Some(v) if v.parse::<i64>().ok() == Some(SCHEMA_VERSION) => {}
-            Some(v) => {
-                return Err(crate::Error::Invalid(format!(
-                    "catalog {} has schema version {v}, this build understands {SCHEMA_VERSION}",
-                    path.display()
-                )));
-            }
-        }
-        // Sharpness measured the earlier way (Laplacian variance, not divided by the luma
-        // variance) is on another scale: unknown until the file changes.
-        if cat.meta("sharpness")?.as_deref() != Some(SHARPNESS_KIND) {
-            cat.conn.execute_batch(
-                "UPDATE contents SET sharpness = NULL WHERE sharpness IS NOT NULL",
-            )?;
-            cat.set_meta("sharpness", SHARPNESS_KIND)?;
-        }
-        // Stored duplicate candidates of another kind (older, or another floor) are dropped;
-        // indexing looks them up again ([`crate::Engine::store_missing_candidates`]).
-        let kind = dup_candidates_kind();
-        if cat.meta("dup_candidates")?.as_deref() != Some(kind.as_str()) {
-            cat.conn.execute_batch(
-                "BEGIN; DROP TABLE IF EXISTS dup_pairs; DROP TABLE IF EXISTS dup_scanned;
-                 DELETE FROM dup_candidates; COMMIT;",
-            )?;
-            cat.set_meta("dup_candidates", &kind)?;
-        }
+        schema::migrate(&cat, path)?;
         Ok(cat)
     }
 
@@ -793,7 +508,7 @@ impl Catalog {
                 let other: ContentHash = rec[..32].try_into().expect("32 bytes");
                 let cos = f32::from_le_bytes(rec[32..36].try_into().expect("4 bytes"));
                 let v: [u8; 6] = rec[36..42].try_into().expect("6 bytes");
-                let verdict = (v[0] != 255).then(|| crate::verify::Verdict::decode(v));
+                let verdict = (v[0] != 255).then(|| crate::media::verify::Verdict::decode(v));
                 if other != h {
                     pairs.push((h.min(other), h.max(other), cos, verdict));
                 }
@@ -930,213 +645,6 @@ impl Catalog {
         let out = f(&Writer { tx: &tx })?;
         tx.commit()?;
         Ok(out)
-    }
-}
-
-/// Writes within one catalog transaction (see [`Catalog::write`]).
-pub struct Writer<'a> {
-    tx: &'a rusqlite::Transaction<'a>,
-}
-
-/// What a scan learned about one file on disk.
-#[derive(Debug, Clone)]
-pub struct FileFacts<'p> {
-    /// Library id.
-    pub library_id: i64,
-    /// Absolute path.
-    pub path: &'p Path,
-    /// Size, bytes.
-    pub size: u64,
-    /// Modification time, ns since the Unix epoch.
-    pub mtime_ns: i64,
-}
-
-impl Writer<'_> {
-    /// Insert or update the row for `facts.path`; returns its id (the HNSW key).
-    pub fn upsert_file(
-        &self,
-        facts: &FileFacts<'_>,
-        hash: Option<&ContentHash>,
-        status: FileStatus,
-        reason: Option<&str>,
-    ) -> Result<i64> {
-        let id = self.tx.query_row(
-            "INSERT INTO files(library_id, path, size, mtime_ns, hash, status, reason, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-             ON CONFLICT(path) DO UPDATE SET library_id = excluded.library_id,
-                size = excluded.size, mtime_ns = excluded.mtime_ns, hash = excluded.hash,
-                status = excluded.status, reason = excluded.reason, updated_at = excluded.updated_at
-             RETURNING id",
-            params![
-                facts.library_id,
-                path_str(facts.path),
-                facts.size as i64,
-                facts.mtime_ns,
-                hash.map(|h| &h[..]),
-                status.to_i64(),
-                reason,
-                now_s()
-            ],
-            |r| r.get(0),
-        )?;
-        Ok(id)
-    }
-
-    /// Move an existing row (id kept, so its HNSW key and vector are kept) to a new path.
-    pub fn move_file(&self, id: i64, facts: &FileFacts<'_>) -> Result<()> {
-        // A stale row may sit at the destination (e.g. a file replaced by a rename).
-        self.delete_path(facts.path)?;
-        self.tx.execute(
-            "UPDATE files SET library_id = ?2, path = ?3, size = ?4, mtime_ns = ?5, updated_at = ?6
-             WHERE id = ?1",
-            params![
-                id,
-                facts.library_id,
-                path_str(facts.path),
-                facts.size as i64,
-                facts.mtime_ns,
-                now_s()
-            ],
-        )?;
-        Ok(())
-    }
-
-    /// Update only size and mtime (content unchanged).
-    pub fn touch_file(&self, id: i64, size: u64, mtime_ns: i64) -> Result<()> {
-        self.tx.execute(
-            "UPDATE files SET size = ?2, mtime_ns = ?3, updated_at = ?4 WHERE id = ?1",
-            params![id, size as i64, mtime_ns, now_s()],
-        )?;
-        Ok(())
-    }
-
-    /// Delete the row at `path` if any, logging its removal from the indexes.
-    pub fn delete_path(&self, path: &Path) -> Result<()> {
-        let id: Option<i64> = self
-            .tx
-            .query_row(
-                "SELECT id FROM files WHERE path = ?1",
-                [path_str(path)],
-                |r| r.get(0),
-            )
-            .optional()?;
-        if let Some(id) = id {
-            self.delete_file(id)?;
-        }
-        Ok(())
-    }
-
-    /// Delete a row, logging its removal from the indexes.
-    pub fn delete_file(&self, id: i64) -> Result<()> {
-        self.tx.execute("DELETE FROM files WHERE id = ?1", [id])?;
-        self.log(LogOp::Remove, id, None)
-    }
-
-    /// Record that `path` (content `hash`) went to the OS trash in `batch` (a new batch id is
-    /// `MAX(batch) + 1`, see [`Writer::next_trash_batch`]).
-    pub fn log_trashed(&self, batch: i64, path: &Path, hash: Option<&ContentHash>) -> Result<()> {
-        self.tx.execute(
-            "INSERT INTO trash_log(batch, path, hash, trashed_at) VALUES (?1, ?2, ?3, ?4)",
-            params![batch, path_str(path), hash.map(|h| &h[..]), now_s()],
-        )?;
-        Ok(())
-    }
-
-    /// Record that contents `a` and `b` are not duplicates (idempotent, either order).
-    pub fn put_not_duplicate(&self, a: &ContentHash, b: &ContentHash) -> Result<()> {
-        let (a, b) = if a <= b { (a, b) } else { (b, a) };
-        self.tx.execute(
-            "INSERT OR IGNORE INTO not_duplicates(a, b) VALUES (?1, ?2)",
-            params![&a[..], &b[..]],
-        )?;
-        Ok(())
-    }
-
-    /// A fresh trash batch id.
-    pub fn next_trash_batch(&self) -> Result<i64> {
-        Ok(self.tx.query_row(
-            "SELECT COALESCE(MAX(batch), 0) + 1 FROM trash_log",
-            [],
-            |r| r.get(0),
-        )?)
-    }
-
-    /// Mark `path` of `batch` restored.
-    pub fn mark_restored(&self, batch: i64, path: &Path) -> Result<()> {
-        self.tx.execute(
-            "UPDATE trash_log SET restored = 1 WHERE batch = ?1 AND path = ?2",
-            params![batch, path_str(path)],
-        )?;
-        Ok(())
-    }
-
-    /// Store per-content metadata (idempotent).
-    pub fn put_content(&self, hash: &ContentHash, m: &ContentMeta) -> Result<()> {
-        self.tx.execute(
-            "INSERT OR REPLACE INTO contents(hash, format, width, height, phash, taken_at,
-                                             sharpness, exif_fields, captured_at, vthumb,
-                                             camera)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            params![
-                &hash[..],
-                m.format,
-                m.width,
-                m.height,
-                m.phash,
-                m.taken_at,
-                m.sharpness.map(f64::from),
-                m.exif_fields,
-                m.captured_at,
-                m.vthumb,
-                m.camera
-            ],
-        )?;
-        Ok(())
-    }
-
-    /// Store a descriptor (f32, stored as f16) for a content hash under a model.
-    pub fn put_embedding(&self, model: &str, hash: &ContentHash, v: &[f32]) -> Result<()> {
-        self.tx.execute(
-            "INSERT OR REPLACE INTO embeddings(model, hash, vector) VALUES (?1, ?2, ?3)",
-            params![model, &hash[..], encode_vector(v)],
-        )?;
-        Ok(())
-    }
-
-    /// Record that `hash`'s duplicate-candidate query ran under `model`, with the contents it
-    /// found, their cosine similarity and the verification verdict of the pair in
-    /// content-hash order (see [`Catalog::dup_pairs`]); replaces an earlier record of the same
-    /// content.
-    pub fn put_dup_pairs(
-        &self,
-        model: &str,
-        hash: &ContentHash,
-        found: &[(ContentHash, f32, Option<crate::verify::Verdict>)],
-    ) -> Result<()> {
-        let mut blob = Vec::with_capacity(found.len() * DUP_RECORD);
-        for (other, cos, verdict) in found.iter().filter(|(o, _, _)| o != hash) {
-            blob.extend_from_slice(other);
-            blob.extend_from_slice(&cos.to_le_bytes());
-            blob.extend_from_slice(&verdict.map_or([255; 6], |v| v.encode()));
-        }
-        self.tx.execute(
-            "INSERT OR REPLACE INTO dup_candidates(model, hash, found) VALUES (?1, ?2, ?3)",
-            params![model, &hash[..], blob],
-        )?;
-        Ok(())
-    }
-
-    /// Append to the index log. `model`: the one index concerned, `None` for every index.
-    pub fn log(&self, op: LogOp, key: i64, model: Option<&str>) -> Result<()> {
-        let op = match op {
-            LogOp::Upsert => 0,
-            LogOp::Remove => 1,
-        };
-        self.tx.execute(
-            "INSERT INTO index_log(op, key, model) VALUES (?1, ?2, ?3)",
-            params![op, key, model],
-        )?;
-        Ok(())
     }
 }
 

@@ -8,9 +8,9 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::decode::{PathKind, classify_file};
-use crate::engine::Engine;
-use crate::error::{Error, Result};
+use likeness::engine::Engine;
+use likeness::error::{Error, Result};
+use likeness::media::decode::{PathKind, classify_file};
 
 /// The k of the reported recall@k.
 pub const RECALL_KS: [usize; 3] = [1, 5, 10];

@@ -1,7 +1,7 @@
 //! Decoding photos for embedding: format sniffing, pixel/memory limits, DCT-scaled JPEG decoding,
 //! EXIF orientation, and the metadata kept in the catalog.
 //!
-//! JPEGs are decoded at a reduced scale: at 1/8 by the DC-only decoder in [`crate::jpeg_dc`]
+//! JPEGs are decoded at a reduced scale: at 1/8 by the DC-only decoder in [`crate::media::jpeg_dc`]
 //! when the file is within its scope, otherwise by libjpeg-turbo (`turbojpeg` crate, bundled
 //! build) with DCT-domain scaling by 1/8..8/8. Either way a 12 MP photo goes straight to
 //! ~0.2 MP (speeds in BENCHMARKS.md, `likeness bench decode`). Everything else, and JPEGs libjpeg-turbo
@@ -12,7 +12,7 @@ use std::path::Path;
 
 use image::{DynamicImage, ImageDecoder, ImageReader, RgbImage};
 
-use crate::catalog::ContentMeta;
+use crate::types::ContentMeta;
 
 /// Pixel and memory limits that protect against decompression bombs.
 #[derive(Debug, Clone, Copy)]
@@ -402,13 +402,13 @@ pub fn decode_catching(
 /// DCT-scaled JPEG decode. Returns the RGB image and the full-resolution width and height.
 ///
 /// At scale 1/8 (photos of 1792+ pixels on the short side when 224 are needed) the DC-only
-/// decoder [`crate::jpeg_dc`] runs first; files it declines go to libjpeg-turbo.
+/// decoder [`crate::media::jpeg_dc`] runs first; files it declines go to libjpeg-turbo.
 fn decode_jpeg_scaled(
     bytes: &[u8],
     min_short_side: u32,
     limits: &DecodeLimits,
 ) -> Result<(RgbImage, u32, u32), DecodeError> {
-    match crate::jpeg_dc::decode_eighth(bytes, min_short_side, limits.max_jpeg_pixels) {
+    match crate::media::jpeg_dc::decode_eighth(bytes, min_short_side, limits.max_jpeg_pixels) {
         Ok(x) => Ok(x),
         Err(why) => {
             tracing::trace!(?why, "DC-only JPEG decode declined");
@@ -573,4 +573,24 @@ mod tests {
         truncated.extend_from_slice(&[0u8; 64]);
         assert!(decode_catching(&truncated, 256, &l).is_err());
     }
+}
+
+/// libjpeg-turbo's greyscale (Y only) decode of `bytes` at scale 1/8, expected to be `w` x `h`.
+pub fn turbo_luma(bytes: &[u8], w: usize, h: usize) -> Option<Vec<u8>> {
+    let mut d = turbojpeg::Decompressor::new().ok()?;
+    d.set_scaling_factor(turbojpeg::ScalingFactor::ONE_EIGHTH)
+        .ok()?;
+    let mut y = vec![0u8; w * h];
+    d.decompress(
+        bytes,
+        turbojpeg::Image {
+            pixels: &mut y[..],
+            width: w,
+            pitch: w,
+            height: h,
+            format: turbojpeg::PixelFormat::GRAY,
+        },
+    )
+    .ok()?;
+    Some(y)
 }

@@ -1,0 +1,256 @@
+//! The engine: one synchronous API over catalog, model and HNSW index, used by the CLI and the
+//! GUI worker alike. Long operations take a cancel flag and a [`ProgressSink`].
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use crate::catalog::Catalog;
+use crate::error::{Error, Result, io_err};
+use crate::index::{OpenReport, VectorIndex};
+use crate::model::{Embedder, Model};
+
+mod commit;
+mod config;
+mod pipeline;
+mod report;
+mod scan;
+mod search;
+mod trash;
+
+pub use config::{EngineConfig, default_data_dir};
+pub use report::{FileOutcome, IndexReport, NoProgress, ProgressSink, StageTimes};
+pub use search::{Neighbor, QueryResult, Searcher, SimilarOptions};
+
+/// The engine. Owns the catalog, the HNSW index of the selected model, and (lazily) the
+/// ONNX Runtime session.
+pub struct Engine {
+    cfg: EngineConfig,
+    catalog: Catalog,
+    model: Model,
+    model_id: String,
+    index: SharedIndex,
+    embedder: Option<Embedder>,
+    /// The photos' pHashes for duplicate candidates at insert time: built from the catalog
+    /// when first needed, kept up to date by indexing (removed photos may linger: a candidate
+    /// is scored from the catalog, so a stale one costs nothing but a lookup).
+    phash_index: Option<crate::index::phash::PhashIndex>,
+    open_report: OpenReport,
+    /// The data dir's writer lock, held while this (writing) engine lives.
+    _writer_lock: Option<std::fs::File>,
+}
+
+/// Take the data dir's writer lock (`<data dir>/writer.lock`, an OS file lock: released when
+/// the process ends, however it ends).
+///
+/// Errors: [`Error::Busy`] if another process holds it.
+fn writer_lock(data_dir: &Path) -> Result<std::fs::File> {
+    let path = data_dir.join("writer.lock");
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(io_err(&path))?;
+    match f.try_lock() {
+        Ok(()) => Ok(f),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Error::Busy(data_dir.to_path_buf())),
+        Err(std::fs::TryLockError::Error(e)) => Err(Error::Io { path, source: e }),
+    }
+}
+
+impl Engine {
+    /// Open the engine: resolve the model, open (or create) the catalog in `cfg.data_dir`, and
+    /// open the model's HNSW index, replaying or rebuilding it as needed. Does not load ONNX
+    /// Runtime: queries on indexed photos never need it.
+    pub fn open(cfg: EngineConfig) -> Result<Engine> {
+        std::fs::create_dir_all(&cfg.data_dir).map_err(io_err(&cfg.data_dir))?;
+        let writer_lock = if cfg.read_only {
+            None
+        } else {
+            Some(writer_lock(&cfg.data_dir)?)
+        };
+        let model = Model::resolve(&cfg.model)?;
+        let model_id = model.id();
+        let catalog = Catalog::open(&cfg.data_dir.join("catalog.sqlite"))?;
+        let dir = VectorIndex::dir_for(&cfg.data_dir, &model_id, cfg.quantization);
+        let (mut index, open_report) = VectorIndex::open(
+            dir,
+            model.manifest.output.dim,
+            cfg.quantization,
+            cfg.hnsw,
+            &catalog,
+            &model_id,
+        )?;
+        if !cfg.read_only && (open_report.rebuilt || open_report.replayed > 0) {
+            let seq = index.save()?;
+            catalog.index_saved(&index.name(), seq)?;
+        }
+        Ok(Engine {
+            cfg,
+            catalog,
+            model,
+            model_id,
+            index: Arc::new(RwLock::new(index)),
+            embedder: None,
+            phash_index: None,
+            open_report,
+            _writer_lock: writer_lock,
+        })
+    }
+
+    /// How the index was brought up to date when the engine opened.
+    pub fn open_report(&self) -> OpenReport {
+        self.open_report
+    }
+
+    /// The selected model.
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// The model's index id (`<name>-<sha256 prefix>`).
+    pub fn model_id(&self) -> &str {
+        &self.model_id
+    }
+
+    /// The catalog (read access).
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// Duplicate groups of the library (see [`crate::dups`]).
+    ///
+    /// Errors: the catalog cannot be read.
+    pub fn duplicates(&self, opts: &crate::dups::DupOptions) -> Result<Vec<crate::dups::DupGroup>> {
+        crate::dups::find_duplicates(&self.catalog, &read(&self.index), &self.model_id, opts)
+    }
+
+    /// The HNSW index (read access; holds a read lock while the guard lives).
+    pub fn vector_index(&self) -> RwLockReadGuard<'_, VectorIndex> {
+        read(&self.index)
+    }
+
+    fn index_mut(&self) -> RwLockWriteGuard<'_, VectorIndex> {
+        self.index.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A [`Searcher`] over this engine's index and catalog (its own catalog connection), for
+    /// queries from another thread while this engine indexes.
+    ///
+    /// Errors: the catalog cannot be opened.
+    pub fn searcher(&self) -> Result<Searcher> {
+        Ok(Searcher {
+            cfg: self.cfg.clone(),
+            catalog: Catalog::open(self.catalog.path())?,
+            model: self.model.clone(),
+            model_id: self.model_id.clone(),
+            index: Arc::clone(&self.index),
+            embedder: None,
+            dup_candidates: None,
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &EngineConfig {
+        &self.cfg
+    }
+
+    /// Save the index atomically and let the catalog drop the log entries it now contains.
+    fn save_index(&mut self) -> Result<()> {
+        let mut index = self.index_mut();
+        let seq = index.save()?;
+        self.catalog.index_saved(&index.name(), seq)
+    }
+
+    fn check_writable(&self) -> Result<()> {
+        if self.cfg.read_only {
+            return Err(Error::Invalid(
+                "this engine was opened read-only (queries only)".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Images per inference batch for later runs.
+    pub fn set_batch_size(&mut self, n: usize) {
+        self.cfg.batch_size = n.max(1);
+    }
+
+    fn embedder(&mut self) -> Result<&mut Embedder> {
+        load_embedder(&mut self.embedder, &self.model, &self.cfg)
+    }
+
+    /// Add `dir` as a library (canonical path). Errors if it is not a readable directory.
+    pub fn add_library(&mut self, dir: &Path) -> Result<PathBuf> {
+        self.check_writable()?;
+        let canon = dir
+            .canonicalize()
+            .map_err(|e| Error::Invalid(format!("{}: {e}", dir.display())))?;
+        if !canon.is_dir() {
+            return Err(Error::Invalid(format!("{} is not a folder", dir.display())));
+        }
+        self.catalog.add_library(&canon)?;
+        Ok(canon)
+    }
+
+    /// Make a library a reference folder (or not): its photos are kept in duplicate groups and
+    /// never proposed for deletion, and [`Engine::trash`] refuses them.
+    ///
+    /// Errors: [`Error::Invalid`] if `dir` is not a library.
+    pub fn set_reference(&mut self, dir: &Path, reference: bool) -> Result<()> {
+        self.check_writable()?;
+        let canon = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+        let lib = self
+            .catalog
+            .libraries()?
+            .into_iter()
+            .find(|l| l.path == canon)
+            .ok_or_else(|| Error::Invalid(format!("{} is not a library", dir.display())))?;
+        self.catalog.set_reference(lib.id, reference)
+    }
+
+    /// Remove a library; its photos leave the catalog and the index.
+    pub fn remove_library(&mut self, dir: &Path) -> Result<usize> {
+        self.check_writable()?;
+        let canon = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+        let lib = self
+            .catalog
+            .libraries()?
+            .into_iter()
+            .find(|l| l.path == canon)
+            .ok_or_else(|| Error::Invalid(format!("{} is not a library", dir.display())))?;
+        let removed = self.catalog.remove_library(lib.id)?;
+        {
+            let mut index = self.index_mut();
+            for key in &removed {
+                index.remove(*key)?;
+            }
+            index.mark_applied(self.catalog.log_head()?);
+        }
+        self.save_index()?;
+        self.catalog.collect_garbage()?;
+        Ok(removed.len())
+    }
+}
+
+/// The HNSW index shared by an [`Engine`] (writer) and its [`Searcher`]s (readers).
+type SharedIndex = Arc<RwLock<VectorIndex>>;
+
+fn read(index: &SharedIndex) -> RwLockReadGuard<'_, VectorIndex> {
+    index.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn load_embedder<'a>(
+    slot: &'a mut Option<Embedder>,
+    model: &Model,
+    cfg: &EngineConfig,
+) -> Result<&'a mut Embedder> {
+    if slot.is_none() {
+        *slot = Some(Embedder::new(
+            model,
+            cfg.inference_threads,
+            Some(&cfg.data_dir),
+        )?);
+    }
+    Ok(slot.as_mut().expect("just set"))
+}
