@@ -1,7 +1,7 @@
 //! The shared vocabulary: content hashes, file and photo rows, per-content metadata, file
 //! status and index-log operations, used by every layer from decoding to the app.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// blake3 digest of a file's bytes (32 bytes).
 pub type ContentHash = [u8; 32];
@@ -156,4 +156,73 @@ pub enum LogOp {
     Upsert,
     /// Remove the key.
     Remove,
+}
+
+/// A path for JSON output, lossless: a string when the path is valid UTF-8, else
+/// `{"bytes": "<base64>"}` of its bytes (on Unix, the file name's raw bytes), as ripgrep's
+/// `--json` writes arbitrary data. Use as `#[serde(serialize_with = "serialize_path")]` or wrap
+/// a value in [`JsonPath`].
+///
+/// Errors: those of the serializer.
+pub fn serialize_path<S: serde::Serializer>(path: &Path, s: S) -> Result<S::Ok, S::Error> {
+    use base64::Engine as _;
+    use serde::ser::SerializeMap;
+    match path.to_str() {
+        Some(text) => s.serialize_str(text),
+        None => {
+            let bytes = path.as_os_str().as_encoded_bytes();
+            let mut m = s.serialize_map(Some(1))?;
+            m.serialize_entry(
+                "bytes",
+                &base64::engine::general_purpose::STANDARD.encode(bytes),
+            )?;
+            m.end()
+        }
+    }
+}
+
+/// A path that serialises losslessly (see [`serialize_path`]).
+pub struct JsonPath<'a>(pub &'a Path);
+
+impl serde::Serialize for JsonPath<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        serialize_path(self.0, s)
+    }
+}
+
+/// A path as SQLite stores it: text when it is valid UTF-8 (every path of catalogs written
+/// before non-UTF-8 names were kept), else a blob of its bytes. Either reads back as the same
+/// path ([`path_from_sql`]).
+pub(crate) fn path_to_sql(path: &Path) -> rusqlite::types::Value {
+    match path.to_str() {
+        Some(text) => rusqlite::types::Value::Text(text.to_owned()),
+        None => rusqlite::types::Value::Blob(path.as_os_str().as_encoded_bytes().to_vec()),
+    }
+}
+
+/// The path stored by [`path_to_sql`] (text or blob), byte for byte.
+///
+/// Errors: the column holds neither text nor a blob.
+pub(crate) fn path_from_sql(
+    v: rusqlite::types::ValueRef<'_>,
+) -> rusqlite::types::FromSqlResult<PathBuf> {
+    use rusqlite::types::{FromSqlError, ValueRef};
+    let bytes = match v {
+        ValueRef::Text(b) | ValueRef::Blob(b) => b,
+        _ => return Err(FromSqlError::InvalidType),
+    };
+    Ok(path_from_bytes(bytes))
+}
+
+#[cfg(unix)]
+fn path_from_bytes(bytes: &[u8]) -> PathBuf {
+    use std::os::unix::ffi::OsStrExt;
+    PathBuf::from(std::ffi::OsStr::from_bytes(bytes))
+}
+
+#[cfg(not(unix))]
+fn path_from_bytes(bytes: &[u8]) -> PathBuf {
+    // Elsewhere the stored bytes are a path's WTF-8 encoding (`as_encoded_bytes`), which only
+    // this program wrote; read them back as text, replacing what is not UTF-8.
+    PathBuf::from(String::from_utf8_lossy(bytes).into_owned())
 }

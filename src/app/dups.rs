@@ -10,7 +10,7 @@ use std::sync::Arc;
 use egui::RichText;
 
 use super::grid::{Thumbnails, context_menu};
-use crate::dups::{DupGroup, DupOptions, Tier};
+use crate::dups::{DupFile, DupGroup, DupOptions, Tier};
 use crate::worker::{Command, ThumbRequest, Worker};
 
 /// State of the duplicate view.
@@ -208,12 +208,9 @@ impl DupView {
         }
     }
 
-    /// Draw the view.
-    pub fn ui(&mut self, ui: &mut egui::Ui, thumbs: &mut Thumbnails, worker: &Worker, cell: f32) {
-        thumbs.begin_frame();
-        if !self.loaded || (self.stale && !self.pending) {
-            self.request(worker);
-        }
+    /// The row above the groups: tier, threshold, keeper rules, regroup, trash and undo.
+    /// Returns whether the groups must be asked for again.
+    fn toolbar(&mut self, ui: &mut egui::Ui, worker: &Worker) -> bool {
         let mut regroup = false;
         ui.horizontal_wrapped(|ui| {
             let before = self.opts.tier;
@@ -258,6 +255,97 @@ impl DupView {
                 ui.spinner();
             }
         });
+        regroup
+    }
+
+    /// One member of group `gi`: its thumbnail (click: keep this one), what happens to it,
+    /// its relation to the keeper and "not a duplicate".
+    fn member(
+        &mut self,
+        ui: &mut egui::Ui,
+        thumbs: &mut Thumbnails,
+        worker: &Worker,
+        (g, gi): (&DupGroup, usize),
+        (f, fi): (&DupFile, usize),
+        cell: f32,
+    ) {
+        ui.vertical(|ui| {
+            ui.set_width(cell);
+            let kept = self.keeper.get(gi) == Some(&fi);
+            let label = format!(
+                "{} {}",
+                f.path.file_name().unwrap_or_default().to_string_lossy(),
+                if kept { "keep" } else { "duplicate" }
+            );
+            let r = thumbs.cell(ui, Some(&f.hash), cell, kept, &label);
+            let r = r.on_hover_text(format!(
+                "{}\n{}×{} · {} · {}\nsimilarity {:.3}{}{}\nClick to keep this one",
+                f.path.display(),
+                f.width,
+                f.height,
+                f.format,
+                super::fmt_bytes(f.bytes),
+                f.similarity,
+                f.phash_distance
+                    .map_or(String::new(), |d| format!(", pHash {d} bits")),
+                f.agreement.map_or(String::new(), |a| {
+                    format!(", {:.0} % of the aligned blocks agree", 100.0 * a)
+                }),
+            ));
+            if r.clicked() {
+                // Keep this one instead; the previous keeper is marked
+                // when the group holds copies only (unless it is in a
+                // reference folder).
+                if let Some(k) = self.keeper.get_mut(gi) {
+                    if !g.files[*k].reference && g.tier.proposed() {
+                        self.marked.insert(g.files[*k].path.clone());
+                    }
+                    *k = fi;
+                }
+                self.marked.remove(&f.path);
+                self.focus = gi;
+            }
+            context_menu(&r, &f.path, worker);
+            if kept {
+                ui.label(RichText::new("keep").strong());
+            } else if f.reference {
+                ui.label("reference: kept");
+            } else {
+                let mut m = self.marked.contains(&f.path);
+                if ui.checkbox(&mut m, "trash").changed() {
+                    if m {
+                        self.marked.insert(f.path.clone());
+                    } else {
+                        self.marked.remove(&f.path);
+                    }
+                }
+            }
+            if !kept {
+                ui.horizontal(|ui| {
+                    ui.weak(RichText::new(&f.relation).small());
+                    // Kept apart from the keeper from now on, across
+                    // rescans and renames; the group regroups.
+                    let keeper = self.keeper.get(gi).map(|&k| &g.files[k]);
+                    if let Some(k) = keeper
+                        && ui
+                            .small_button("not a duplicate")
+                            .on_hover_text("Never group this photo with the kept one")
+                            .clicked()
+                    {
+                        worker.send(Command::NotDuplicate(k.path.clone(), f.path.clone()));
+                    }
+                });
+            }
+        });
+    }
+
+    /// Draw the view.
+    pub fn ui(&mut self, ui: &mut egui::Ui, thumbs: &mut Thumbnails, worker: &Worker, cell: f32) {
+        thumbs.begin_frame();
+        if !self.loaded || (self.stale && !self.pending) {
+            self.request(worker);
+        }
+        let regroup = self.toolbar(ui, worker);
         if regroup {
             self.request(worker);
         }
@@ -309,87 +397,17 @@ impl DupView {
                         // Large groups scroll sideways within their row.
                         egui::ScrollArea::horizontal()
                             .id_salt(("dup-group", gi))
-                            .show(ui, |ui| ui.horizontal(|ui| {
-                            for (fi, f) in g.files.iter().enumerate() {
-                                ui.vertical(|ui| {
-                                    ui.set_width(cell);
-                                    let kept = self.keeper.get(gi) == Some(&fi);
-                                    let label = format!(
-                                        "{} {}",
-                                        f.path.file_name().unwrap_or_default().to_string_lossy(),
-                                        if kept { "keep" } else { "duplicate" }
-                                    );
-                                    let r = thumbs.cell(ui, Some(&f.hash), cell, kept, &label);
-                                    let r = r.on_hover_text(format!(
-                                        "{}\n{}×{} · {} · {}\nsimilarity {:.3}{}{}\nClick to keep this one",
-                                        f.path.display(),
-                                        f.width,
-                                        f.height,
-                                        f.format,
-                                        super::fmt_bytes(f.bytes),
-                                        f.similarity,
-                                        f.phash_distance
-                                            .map_or(String::new(), |d| format!(", pHash {d} bits")),
-                                        f.agreement.map_or(String::new(), |a| {
-                                            format!(", {:.0} % of the aligned blocks agree", 100.0 * a)
-                                        }),
-                                    ));
-                                    if r.clicked() {
-                                        // Keep this one instead; the previous keeper is marked
-                                        // when the group holds copies only (unless it is in a
-                                        // reference folder).
-                                        if let Some(k) = self.keeper.get_mut(gi) {
-                                            if !g.files[*k].reference && g.tier.proposed() {
-                                                self.marked.insert(g.files[*k].path.clone());
-                                            }
-                                            *k = fi;
-                                        }
-                                        self.marked.remove(&f.path);
-                                        self.focus = gi;
-                                    }
-                                    context_menu(&r, &f.path, worker);
-                                    if kept {
-                                        ui.label(RichText::new("keep").strong());
-                                    } else if f.reference {
-                                        ui.label("reference: kept");
-                                    } else {
-                                        let mut m = self.marked.contains(&f.path);
-                                        if ui.checkbox(&mut m, "trash").changed() {
-                                            if m {
-                                                self.marked.insert(f.path.clone());
-                                            } else {
-                                                self.marked.remove(&f.path);
-                                            }
-                                        }
-                                    }
-                                    if !kept {
-                                        ui.horizontal(|ui| {
-                                            ui.weak(RichText::new(&f.relation).small());
-                                            // Kept apart from the keeper from now on, across
-                                            // rescans and renames; the group regroups.
-                                            let keeper = self.keeper.get(gi).map(|&k| &g.files[k]);
-                                            if let Some(k) = keeper
-                                                && ui
-                                                    .small_button("not a duplicate")
-                                                    .on_hover_text(
-                                                        "Never group this photo with the kept one",
-                                                    )
-                                                    .clicked()
-                                            {
-                                                worker.send(Command::NotDuplicate(
-                                                    k.path.clone(),
-                                                    f.path.clone(),
-                                                ));
-                                            }
+                            .show(ui, |ui| {
+                                ui.horizontal(|ui| {
+                                    for (fi, f) in g.files.iter().enumerate() {
+                                        self.member(ui, thumbs, worker, (g, gi), (f, fi), cell);
+                                        wanted.push(ThumbRequest {
+                                            hash: f.hash,
+                                            path: f.path.clone(),
                                         });
                                     }
-                                });
-                                wanted.push(ThumbRequest {
-                                    hash: f.hash,
-                                    path: f.path.clone(),
-                                });
-                            }
-                        }));
+                                })
+                            });
                     });
                 }
             });

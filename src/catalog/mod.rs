@@ -2,6 +2,7 @@
 //!
 //! The catalog is the source of truth. The HNSW index is a derived structure that can always be
 //! rebuilt from the `embeddings` table without re-embedding any photo (see [`crate::index`]).
+//!
 //! Crash safety: WAL journal, every batch of results is one transaction, and each change that
 //! affects the HNSW index appends to `index_log` *in the same transaction*. An index file records
 //! the last log sequence number it contains; on open, later log entries are replayed. So a
@@ -55,8 +56,16 @@ pub(crate) fn now_s() -> i64 {
         .unwrap_or(0)
 }
 
-fn path_str(p: &Path) -> String {
-    p.to_string_lossy().into_owned()
+/// A path as a SQL value (see [`crate::types::path_to_sql`]).
+pub(super) fn path_str(p: &Path) -> rusqlite::types::Value {
+    crate::types::path_to_sql(p)
+}
+
+/// Column `i` of `r` as a path (see [`crate::types::path_from_sql`]).
+fn path_col(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<PathBuf> {
+    crate::types::path_from_sql(r.get_ref(i)?).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Blob, Box::new(e))
+    })
 }
 
 fn hash_from(blob: Option<Vec<u8>>) -> Option<ContentHash> {
@@ -67,7 +76,7 @@ fn row_to_file(r: &rusqlite::Row<'_>) -> rusqlite::Result<FileRow> {
     Ok(FileRow {
         id: r.get(0)?,
         library_id: r.get(1)?,
-        path: PathBuf::from(r.get::<_, String>(2)?),
+        path: path_col(r, 2)?,
         size: r.get::<_, i64>(3)? as u64,
         mtime_ns: r.get(4)?,
         hash: hash_from(r.get(5)?),
@@ -111,7 +120,36 @@ impl Catalog {
         Ok(cat)
     }
 
-    /// Path of the database file.
+    /// Open the catalog at `path` for reading only: nothing is written, not even a migration
+    /// (the connection is `PRAGMA query_only`). A missing file reads as an empty catalog, held
+    /// in memory.
+    ///
+    /// Errors: [`crate::Error::Invalid`] if the catalog needs a migration first (written by
+    /// another version: open it once with [`Catalog::open`], e.g. by `likeness index`);
+    /// [`crate::Error::Catalog`] if it is not a SQLite database.
+    pub fn open_read_only(path: &Path) -> Result<Self> {
+        if !path.exists() {
+            let conn = Connection::open_in_memory()?;
+            schema::create_and_add_columns(&conn)?;
+            let cat = Catalog {
+                conn,
+                path: path.to_owned(),
+            };
+            schema::migrate(&cat, path)?;
+            cat.conn.pragma_update(None, "query_only", "ON")?;
+            return Ok(cat);
+        }
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.pragma_update(None, "query_only", "ON")?;
+        let cat = Catalog {
+            conn,
+            path: path.to_owned(),
+        };
+        schema::check_current(&cat, path)?;
+        Ok(cat)
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -165,7 +203,7 @@ impl Catalog {
         let rows = st.query_map([], |r| {
             Ok(Library {
                 id: r.get(0)?,
-                path: PathBuf::from(r.get::<_, String>(1)?),
+                path: path_col(r, 1)?,
                 reference: r.get::<_, i64>(2)? != 0,
             })
         })?;
@@ -226,7 +264,7 @@ impl Catalog {
             Ok(PhotoRow {
                 key: r.get(0)?,
                 library_id: r.get(1)?,
-                path: PathBuf::from(r.get::<_, String>(2)?),
+                path: path_col(r, 2)?,
                 size: r.get::<_, i64>(3)? as u64,
                 mtime_ns: r.get(4)?,
                 hash: hash_from(r.get(5)?).unwrap_or_default(),
@@ -351,10 +389,9 @@ impl Catalog {
         Ok(self
             .conn
             .query_row("SELECT path FROM files WHERE id = ?1", [key], |r| {
-                r.get::<_, String>(0)
+                path_col(r, 0)
             })
-            .optional()?
-            .map(PathBuf::from))
+            .optional()?)
     }
 
     /// Metadata of a content hash.
@@ -634,7 +671,7 @@ impl Catalog {
             .conn
             .prepare("SELECT path FROM trash_log WHERE batch = ?1 AND restored = 0")?;
         let paths = st
-            .query_map([batch], |r| Ok(PathBuf::from(r.get::<_, String>(0)?)))?
+            .query_map([batch], |r| path_col(r, 0))?
             .collect::<rusqlite::Result<_>>()?;
         Ok(Some((batch, paths)))
     }

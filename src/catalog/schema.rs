@@ -24,6 +24,16 @@ pub const PAIR_PHASH_DISTANCE: u32 = 8;
 
 pub(super) const SCHEMA_VERSION: i64 = 1;
 
+/// Columns added after the first release: (table, column, declaration).
+const ADDED_COLUMNS: [(&str, &str, &str); 6] = [
+    ("libraries", "reference", "INTEGER NOT NULL DEFAULT 0"),
+    ("contents", "sharpness", "REAL"),
+    ("contents", "exif_fields", "INTEGER"),
+    ("contents", "captured_at", "TEXT"),
+    ("contents", "vthumb", "BLOB"),
+    ("contents", "camera", "TEXT"),
+];
+
 /// How `contents.sharpness` is measured ([`crate::media::sharpness::sharpness`]).
 pub(super) const SHARPNESS_KIND: &str = "laplacian-variance/luma-variance";
 
@@ -128,14 +138,7 @@ pub(super) fn create_and_add_columns(conn: &Connection) -> Result<()> {
     conn.execute_batch(SCHEMA)?;
     // Columns added after the first release: older catalogs gain them in place (NULL =
     // unknown until the file changes).
-    for (table, column, decl) in [
-        ("libraries", "reference", "INTEGER NOT NULL DEFAULT 0"),
-        ("contents", "sharpness", "REAL"),
-        ("contents", "exif_fields", "INTEGER"),
-        ("contents", "captured_at", "TEXT"),
-        ("contents", "vthumb", "BLOB"),
-        ("contents", "camera", "TEXT"),
-    ] {
+    for (table, column, decl) in ADDED_COLUMNS {
         let exists = conn
             .prepare("SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2")?
             .exists([table, column])?;
@@ -176,6 +179,39 @@ pub(super) fn migrate(cat: &Catalog, path: &std::path::Path) -> Result<()> {
              DELETE FROM dup_candidates; COMMIT;",
         )?;
         cat.set_meta("dup_candidates", &kind)?;
+    }
+    Ok(())
+}
+
+/// Check, writing nothing, that the catalog needs no migration: every column this build
+/// reads, its schema version, and the version tags of its derived data.
+///
+/// Errors: [`crate::Error::Invalid`] naming what is out of date.
+pub(super) fn check_current(cat: &Catalog, path: &std::path::Path) -> Result<()> {
+    let stale = |what: &str| {
+        Err(crate::Error::Invalid(format!(
+            "catalog {} needs upgrading ({what}): open it once for writing (`likeness index` \
+             or the app) before reading it",
+            path.display()
+        )))
+    };
+    for (table, column, _) in ADDED_COLUMNS {
+        let exists = cat
+            .conn
+            .prepare("SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2")?
+            .exists([table, column])?;
+        if !exists {
+            return stale(&format!("no column {table}.{column}"));
+        }
+    }
+    if cat.meta("schema_version")?.as_deref() != Some(SCHEMA_VERSION.to_string().as_str()) {
+        return stale("schema version");
+    }
+    if cat.meta("sharpness")?.as_deref() != Some(SHARPNESS_KIND) {
+        return stale("sharpness measure");
+    }
+    if cat.meta("dup_candidates")?.as_deref() != Some(dup_candidates_kind().as_str()) {
+        return stale("duplicate candidates");
     }
     Ok(())
 }

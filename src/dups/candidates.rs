@@ -89,36 +89,7 @@ pub fn store_candidates(
             phashes.insert(*key as u64, p)?;
         }
     }
-    let phashes = &*phashes;
-    let all_views: Vec<usize> = (0..DIHEDRAL.len()).collect();
-    // (file id, cosine, found by pHash)
-    let hits: Vec<Vec<(i64, f32, bool)>> = entering
-        .par_iter()
-        .map(|(key, h, v)| {
-            let mut found: Vec<(i64, f32, bool)> = index
-                .range_search(v, VERIFY_FLOOR, PAIR_LIMIT)?
-                .into_iter()
-                .map(|(k, c)| (k, c, false))
-                .collect();
-            if let Some(p) = phash_of.get(h) {
-                let mut near = phashes.search(p, &all_views, PHASH_K, PAIR_PHASH_DISTANCE);
-                near.sort_unstable();
-                near.dedup();
-                for k in near.into_iter().map(|k| k as i64) {
-                    if k == *key {
-                        continue;
-                    }
-                    if let Some(f) = found.iter_mut().find(|f| f.0 == k) {
-                        f.2 = true;
-                    } else {
-                        let cos = index.vector(k).map_or(0.0, |w| cosine(v, &w));
-                        found.push((k, cos, true));
-                    }
-                }
-            }
-            Ok(found)
-        })
-        .collect::<Result<_>>()?;
+    let hits = query_hits(index, phashes, &phash_of, entering)?;
     let keys: Vec<i64> = hits.iter().flatten().map(|h| h.0).collect();
     let hash_of = catalog.hashes_of(&keys)?;
     // Thumbnails and pHashes of everyone involved, read once.
@@ -130,24 +101,9 @@ pub fn store_candidates(
     let phash_all = catalog.phashes(&involved)?;
     let none: Vec<u8> = Vec::new();
     let ph = |h: &ContentHash| phash_all.get(h).unwrap_or(&none);
-    // The pairs to verify, in content-hash order, and the thumbnails they need decoded: a
-    // pair whose stored thumbnails are the same bytes needs one of them only.
-    let to_verify: Vec<Vec<(usize, ContentHash, ContentHash)>> = entering
-        .iter()
-        .zip(&hits)
-        .map(|((_, h, _), found)| {
-            let mut order: Vec<(usize, &(i64, f32, bool))> = found.iter().enumerate().collect();
-            order.sort_by(|(_, x), (_, y)| y.2.cmp(&x.2).then(y.1.total_cmp(&x.1)));
-            order
-                .into_iter()
-                .filter_map(|(i, f)| {
-                    let other = *hash_of.get(&f.0)?;
-                    (other != *h).then(|| (i, *h.min(&other), *h.max(&other)))
-                })
-                .take(VERIFY_LIMIT)
-                .collect()
-        })
-        .collect();
+    let to_verify = pairs_to_verify(entering, &hits, &hash_of);
+    // The thumbnails the pairs need decoded: a pair whose stored thumbnails are the same
+    // bytes needs one of them only.
     let mut decode: HashSet<ContentHash> = HashSet::new();
     let mut itself: HashSet<ContentHash> = HashSet::new();
     for &(_, lo, hi) in to_verify.iter().flatten() {
@@ -219,6 +175,76 @@ pub fn store_candidates(
     })
 }
 
+/// A candidate found for an entering content: (file id, cosine, found by pHash).
+type Hit = (i64, f32, bool);
+
+/// The candidates of each of `entering`: a range query down to [`VERIFY_FLOOR`] (at most
+/// [`PAIR_LIMIT`] hits) and a pHash query of all 8 dihedral views within
+/// [`PAIR_PHASH_DISTANCE`] bits, in parallel.
+///
+/// Errors: a failed range query.
+fn query_hits(
+    index: &VectorIndex,
+    phashes: &PhashIndex,
+    phash_of: &HashMap<ContentHash, Vec<u8>>,
+    entering: &[(i64, ContentHash, &[f32])],
+) -> Result<Vec<Vec<Hit>>> {
+    let all_views: Vec<usize> = (0..DIHEDRAL.len()).collect();
+    entering
+        .par_iter()
+        .map(|(key, h, v)| {
+            let mut found: Vec<(i64, f32, bool)> = index
+                .range_search(v, VERIFY_FLOOR, PAIR_LIMIT)?
+                .into_iter()
+                .map(|(k, c)| (k, c, false))
+                .collect();
+            if let Some(p) = phash_of.get(h) {
+                let mut near = phashes.search(p, &all_views, PHASH_K, PAIR_PHASH_DISTANCE);
+                near.sort_unstable();
+                near.dedup();
+                for k in near.into_iter().map(|k| k as i64) {
+                    if k == *key {
+                        continue;
+                    }
+                    if let Some(f) = found.iter_mut().find(|f| f.0 == k) {
+                        f.2 = true;
+                    } else {
+                        let cos = index.vector(k).map_or(0.0, |w| cosine(v, &w));
+                        found.push((k, cos, true));
+                    }
+                }
+            }
+            Ok(found)
+        })
+        .collect()
+}
+
+/// For each of `entering`, the found candidates to verify, as (index into its hits, lower
+/// content, higher content): pHash matches first, then the most alike by descriptor, at most
+/// [`VERIFY_LIMIT`], never the content itself.
+fn pairs_to_verify(
+    entering: &[(i64, ContentHash, &[f32])],
+    hits: &[Vec<Hit>],
+    hash_of: &HashMap<i64, ContentHash>,
+) -> Vec<Vec<(usize, ContentHash, ContentHash)>> {
+    entering
+        .iter()
+        .zip(hits)
+        .map(|((_, h, _), found)| {
+            let mut order: Vec<(usize, &(i64, f32, bool))> = found.iter().enumerate().collect();
+            order.sort_by(|(_, x), (_, y)| y.2.cmp(&x.2).then(y.1.total_cmp(&x.1)));
+            order
+                .into_iter()
+                .filter_map(|(i, f)| {
+                    let other = *hash_of.get(&f.0)?;
+                    (other != *h).then(|| (i, *h.min(&other), *h.max(&other)))
+                })
+                .take(VERIFY_LIMIT)
+                .collect()
+        })
+        .collect()
+}
+
 /// Scores of a candidate pair of contents `(a, b)`, `a < b` by content hash.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Pair {
@@ -287,7 +313,7 @@ impl Candidates {
         };
 
         // Scores known so far; verdict `None` = not verified yet.
-        let mut pairs: HashMap<(usize, usize), (f32, Option<Option<Verdict>>)> = HashMap::new();
+        let mut pairs: Scores = HashMap::new();
         let mut unverified_floor = f32::INFINITY;
         if opts.tier >= Tier::Same {
             let floor = if opts.tier >= Tier::Near {
@@ -354,42 +380,11 @@ impl Candidates {
             }
             tracing::info!("dups: pHash queries done at {:?}", t0.elapsed());
         }
-        // Verify the pairs not verified at insert time, from the stored thumbnails.
-        let unverified: Vec<ContentHash> = pairs
-            .iter()
-            .filter(|(_, (_, v))| v.is_none())
-            .flat_map(|(&(a, b), _)| [rep(a).hash, rep(b).hash])
-            .collect::<HashSet<_>>()
-            .into_iter()
-            .collect();
-        let thumbs = load_thumbs(catalog, &unverified)?;
-        let scored: Vec<((usize, usize), Pair)> = pairs
-            .into_par_iter()
-            .map(|((a, b), (cos, verdict))| {
-                let (pa, pb) = (rep(a), rep(b));
-                let cos = if cos.is_nan() {
-                    match (index.vector(pa.key), index.vector(pb.key)) {
-                        (Some(x), Some(y)) => cosine(&x, &y),
-                        _ => 0.0,
-                    }
-                } else {
-                    cos
-                };
-                let verdict = verdict.unwrap_or_else(|| {
-                    verify_pair(
-                        thumbs.get(&pa.hash),
-                        thumbs.get(&pb.hash),
-                        &pa.phash,
-                        &pb.phash,
-                    )
-                });
-                ((a, b), Pair { cos, verdict })
-            })
-            .collect();
+        let (scored, verified_now) = score_pairs(catalog, index, &photos, &files_of, pairs)?;
         tracing::info!(
             "dups: {} candidate pairs ({} contents verified now) at {:?}",
             scored.len(),
-            thumbs.len(),
+            verified_now,
             t0.elapsed()
         );
         Ok(Candidates {
@@ -412,6 +407,61 @@ impl Candidates {
                 && (opts.tier <= Tier::Same || self.floor <= opts.near_similarity)
                 && self.max_candidates >= opts.max_candidates)
     }
+}
+
+/// Scores of candidate pairs of contents known so far: cosine (NaN: not known yet, a pHash-only
+/// pair) and verdict (`None`: not verified yet).
+type Scores = HashMap<(usize, usize), (f32, Option<Option<Verdict>>)>;
+
+/// Candidate pairs of contents with their complete scores.
+type ScoredPairs = Vec<((usize, usize), Pair)>;
+
+/// Complete the scores of `pairs`: the cosine of pHash-only pairs from the index, and the
+/// verdict of pairs not verified at insert time from the stored thumbnails. Returns the scored
+/// pairs and how many contents had to be verified now.
+///
+/// Errors: the catalog cannot be read.
+fn score_pairs(
+    catalog: &Catalog,
+    index: &VectorIndex,
+    photos: &[PhotoRow],
+    files_of: &[Vec<usize>],
+    pairs: Scores,
+) -> Result<(ScoredPairs, usize)> {
+    let rep = |c: usize| &photos[files_of[c][0]];
+    // Verify the pairs not verified at insert time, from the stored thumbnails.
+    let unverified: Vec<ContentHash> = pairs
+        .iter()
+        .filter(|(_, (_, v))| v.is_none())
+        .flat_map(|(&(a, b), _)| [rep(a).hash, rep(b).hash])
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let thumbs = load_thumbs(catalog, &unverified)?;
+    let scored: ScoredPairs = pairs
+        .into_par_iter()
+        .map(|((a, b), (cos, verdict))| {
+            let (pa, pb) = (rep(a), rep(b));
+            let cos = if cos.is_nan() {
+                match (index.vector(pa.key), index.vector(pb.key)) {
+                    (Some(x), Some(y)) => cosine(&x, &y),
+                    _ => 0.0,
+                }
+            } else {
+                cos
+            };
+            let verdict = verdict.unwrap_or_else(|| {
+                verify_pair(
+                    thumbs.get(&pa.hash),
+                    thumbs.get(&pb.hash),
+                    &pa.phash,
+                    &pb.phash,
+                )
+            });
+            ((a, b), Pair { cos, verdict })
+        })
+        .collect();
+    Ok((scored, thumbs.len()))
 }
 
 /// Pairs of contents `(a, b)`, `a < b`, whose pHashes are within [`PAIR_PHASH_DISTANCE`] in

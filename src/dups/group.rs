@@ -250,49 +250,7 @@ pub(super) fn star_groups(
     for l in links {
         adj.insert((l.a.min(l.b), l.a.max(l.b)), *l);
     }
-    // Lossless files with the same pixels as a lossy member are its re-encodes (see
-    // `keeper_sorted`): content -> the lossy content it was presumably made from.
-    let mut source: HashMap<usize, usize> = HashMap::new();
-    for l in links {
-        if !l.pair.verdict.is_some_and(|v| v.identical) {
-            continue;
-        }
-        let (pa, pb) = (rep(l.a), rep(l.b));
-        if (pa.width, pa.height) != (pb.width, pb.height) {
-            continue;
-        }
-        let (lossless_c, lossy_c) = match (lossless(&pa.format), lossless(&pb.format)) {
-            (true, false) => (l.a, l.b),
-            (false, true) => (l.b, l.a),
-            _ => continue,
-        };
-        let better = source
-            .get(&lossless_c)
-            .is_none_or(|&s| rep(lossy_c).size > rep(s).size);
-        if better {
-            source.insert(lossless_c, lossy_c);
-        }
-    }
-    // Contents in keeper order: the position of each content's best file.
-    let files: Vec<usize> = cs
-        .iter()
-        .flat_map(|&c| files_of[c].iter().copied())
-        .collect();
-    let content_of_file: HashMap<usize, usize> = cs
-        .iter()
-        .flat_map(|&c| files_of[c].iter().map(move |&f| (f, c)))
-        .collect();
-    let sorted = keeper_sorted(photos, files, reference, &opts.keeper, |f| {
-        source.get(&content_of_file[&f]).map(|&s| files_of[s][0])
-    });
-    let mut order: Vec<usize> = Vec::with_capacity(cs.len());
-    let mut seen: HashSet<usize> = HashSet::new();
-    for f in sorted {
-        let c = content_of_file[&f];
-        if seen.insert(c) {
-            order.push(c);
-        }
-    }
+    let order = keeper_order_of(photos, files_of, cs, links, reference, opts);
     let same_linked: HashSet<usize> = links
         .iter()
         .filter(|l| l.tier == Tier::Same)
@@ -395,6 +353,62 @@ pub(super) fn star_groups(
         out.push(g);
     }
     out
+}
+
+/// The contents `cs` in keeper order (the position of each content's best file). Lossless
+/// files with the same pixels as a lossy member are its re-encodes: they rank right after the
+/// lossy content they were presumably made from (see `keeper_sorted`).
+fn keeper_order_of(
+    photos: &[PhotoRow],
+    files_of: &[Vec<usize>],
+    cs: &[usize],
+    links: &[Link],
+    reference: &HashSet<i64>,
+    opts: &DupOptions,
+) -> Vec<usize> {
+    let rep = |c: usize| &photos[files_of[c][0]];
+    // content -> the lossy content it was presumably made from.
+    let mut source: HashMap<usize, usize> = HashMap::new();
+    for l in links {
+        if !l.pair.verdict.is_some_and(|v| v.identical) {
+            continue;
+        }
+        let (pa, pb) = (rep(l.a), rep(l.b));
+        if (pa.width, pa.height) != (pb.width, pb.height) {
+            continue;
+        }
+        let (lossless_c, lossy_c) = match (lossless(&pa.format), lossless(&pb.format)) {
+            (true, false) => (l.a, l.b),
+            (false, true) => (l.b, l.a),
+            _ => continue,
+        };
+        let better = source
+            .get(&lossless_c)
+            .is_none_or(|&s| rep(lossy_c).size > rep(s).size);
+        if better {
+            source.insert(lossless_c, lossy_c);
+        }
+    }
+    let files: Vec<usize> = cs
+        .iter()
+        .flat_map(|&c| files_of[c].iter().copied())
+        .collect();
+    let content_of_file: HashMap<usize, usize> = cs
+        .iter()
+        .flat_map(|&c| files_of[c].iter().map(move |&f| (f, c)))
+        .collect();
+    let sorted = keeper_sorted(photos, files, reference, &opts.keeper, |f| {
+        source.get(&content_of_file[&f]).map(|&s| files_of[s][0])
+    });
+    let mut order: Vec<usize> = Vec::with_capacity(cs.len());
+    let mut seen: HashSet<usize> = HashSet::new();
+    for f in sorted {
+        let c = content_of_file[&f];
+        if seen.insert(c) {
+            order.push(c);
+        }
+    }
+    order
 }
 
 /// The relation of a member to its keeper, from the link between them (`view`: the dihedral

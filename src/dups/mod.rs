@@ -12,10 +12,12 @@
 //!   alignment that shows a mostly static scene ([`crate::media::verify::Verdict::static_scene`]).
 //! - **similar**: photos that merely look alike (descriptor cosine ≥
 //!   [`DupOptions::near_similarity`]), for browsing only: never proposed for the trash.
+//!
 //! **No chaining.** Every member of a group is tied *directly to the group's keeper* by
 //! evidence of the group's tier or a tighter one (the star rule, [`group`]): a photo that
 //! resembles members of two groups never merges them, and a member whose own link to the
 //! keeper is weaker than its neighbour's joins at its own, weaker relation.
+//!
 //! Candidate pairs come from range queries on the HNSW index (cosine ≥ [`VERIFY_FLOOR`]) and
 //! on a Hamming HNSW index of the 8 dihedral pHashes (usearch, binary vectors), never an
 //! all-pairs pass. Indexing runs both queries as each photo enters, verifies each candidate

@@ -1,7 +1,7 @@
 //! Committing a batch of results: one catalog transaction with its index-log entries, then
 //! the HNSW index, then the duplicate candidates of the contents that entered.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -9,29 +9,47 @@ use std::time::Instant;
 use crate::catalog::FileFacts;
 use crate::engine::Engine;
 use crate::engine::pipeline::Done;
+use crate::engine::pipeline::RunState;
 use crate::engine::pipeline::StageClock;
 use crate::engine::pipeline::WorkItem;
 use crate::engine::read;
 use crate::engine::report::FileOutcome;
-use crate::engine::report::IndexReport;
-use crate::engine::report::ProgressSink;
 use crate::error::Result;
 use crate::types::{ContentHash, FileStatus, LogOp};
 
 impl Engine {
-    /// Write one batch of results: one catalog transaction, then the index.
-    #[allow(clippy::too_many_arguments)]
+    /// Write one batch of results: one catalog transaction, then the index, then the
+    /// duplicate candidates of the contents that entered it.
     pub(super) fn commit(
         &mut self,
         batch: &mut Vec<Done>,
-        model: &str,
-        moved_from: &mut HashMap<ContentHash, Vec<i64>>,
-        claimed: &mut HashSet<i64>,
-        report: &mut IndexReport,
+        run: &mut RunState<'_>,
         clock: &StageClock,
-        progress: &dyn ProgressSink,
     ) -> Result<()> {
         let t = Instant::now();
+        let written = self.write_batch(batch, run)?;
+        batch.clear();
+        StageClock::add(&clock.commit, t);
+        let t = Instant::now();
+        self.apply_to_index(written.index_ops, written.entering)?;
+        StageClock::add(&clock.insert, t);
+        for (p, o) in &written.outcomes {
+            run.progress.file_done(p, o);
+        }
+        Ok(())
+    }
+
+    /// The catalog half of [`Engine::commit`]: one transaction for the whole batch, with an
+    /// `index_log` row per change to the indexed keys.
+    fn write_batch(&mut self, batch: &[Done], run: &mut RunState<'_>) -> Result<Written> {
+        let model = self.model_id.clone();
+        let model = model.as_str();
+        let RunState {
+            moved_from,
+            claimed,
+            report,
+            ..
+        } = run;
         // Vectors of reused content, read before the transaction.
         let mut reuse_vecs: HashMap<ContentHash, Vec<f32>> = HashMap::new();
         for d in batch.iter() {
@@ -122,9 +140,21 @@ impl Engine {
             }
             Ok(())
         })?;
-        batch.clear();
-        StageClock::add(&clock.commit, t);
-        let t = Instant::now();
+        Ok(Written {
+            index_ops,
+            entering,
+            outcomes,
+        })
+    }
+
+    /// The index half of [`Engine::commit`]: apply `index_ops` (`None`: remove), mark the
+    /// log applied, then look up the candidates of the `entering` contents (one per
+    /// upsert, in order).
+    fn apply_to_index(
+        &mut self,
+        index_ops: Vec<(i64, Option<Vec<f32>>)>,
+        entering: Vec<ContentHash>,
+    ) -> Result<()> {
         let mut queries: Vec<(i64, ContentHash, Vec<f32>)> = Vec::new();
         let mut removed: Vec<i64> = Vec::new();
         {
@@ -155,12 +185,7 @@ impl Engine {
             .iter()
             .map(|(k, h, v)| (*k, *h, v.as_slice()))
             .collect();
-        self.store_candidates(&entering)?;
-        StageClock::add(&clock.insert, t);
-        for (p, o) in &outcomes {
-            progress.file_done(p, o);
-        }
-        Ok(())
+        self.store_candidates(&entering)
     }
 
     /// Look up and store the duplicate candidates of `entering` (`(file id, content,
@@ -227,4 +252,14 @@ pub(super) fn facts(item: &WorkItem) -> FileFacts<'_> {
         size: item.size,
         mtime_ns: item.mtime_ns,
     }
+}
+
+/// What [`Engine::write_batch`] leaves for the index.
+struct Written {
+    /// Keys to upsert (with their vector) or remove (`None`), in order.
+    index_ops: Vec<(i64, Option<Vec<f32>>)>,
+    /// The content of each upsert, in order: their candidates are looked up after insertion.
+    entering: Vec<ContentHash>,
+    /// Each file's outcome, reported once the batch is in the index.
+    outcomes: Vec<(PathBuf, FileOutcome)>,
 }

@@ -63,7 +63,9 @@ impl Engine {
     /// open the model's HNSW index, replaying or rebuilding it as needed. Does not load ONNX
     /// Runtime: queries on indexed photos never need it.
     pub fn open(cfg: EngineConfig) -> Result<Engine> {
-        std::fs::create_dir_all(&cfg.data_dir).map_err(io_err(&cfg.data_dir))?;
+        if !cfg.read_only {
+            std::fs::create_dir_all(&cfg.data_dir).map_err(io_err(&cfg.data_dir))?;
+        }
         let writer_lock = if cfg.read_only {
             None
         } else {
@@ -71,7 +73,12 @@ impl Engine {
         };
         let model = Model::resolve(&cfg.model)?;
         let model_id = model.id();
-        let catalog = Catalog::open(&cfg.data_dir.join("catalog.sqlite"))?;
+        let path = cfg.data_dir.join("catalog.sqlite");
+        let catalog = if cfg.read_only {
+            Catalog::open_read_only(&path)?
+        } else {
+            Catalog::open(&path)?
+        };
         let dir = VectorIndex::dir_for(&cfg.data_dir, &model_id, cfg.quantization);
         let (mut index, open_report) = VectorIndex::open(
             dir,
@@ -131,7 +138,7 @@ impl Engine {
     }
 
     fn index_mut(&self) -> RwLockWriteGuard<'_, VectorIndex> {
-        self.index.write().unwrap_or_else(|e| e.into_inner())
+        write(&self.index)
     }
 
     /// A [`Searcher`] over this engine's index and catalog (its own catalog connection), for
@@ -141,7 +148,11 @@ impl Engine {
     pub fn searcher(&self) -> Result<Searcher> {
         Ok(Searcher {
             cfg: self.cfg.clone(),
-            catalog: Catalog::open(self.catalog.path())?,
+            catalog: if self.cfg.read_only {
+                Catalog::open_read_only(self.catalog.path())?
+            } else {
+                Catalog::open(self.catalog.path())?
+            },
             model: self.model.clone(),
             model_id: self.model_id.clone(),
             index: Arc::clone(&self.index),
@@ -238,6 +249,12 @@ type SharedIndex = Arc<RwLock<VectorIndex>>;
 
 fn read(index: &SharedIndex) -> RwLockReadGuard<'_, VectorIndex> {
     index.read().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The write lock of a shared index (a panicked holder left it usable: every change to it is
+/// replayable from the catalog).
+fn write(index: &SharedIndex) -> RwLockWriteGuard<'_, VectorIndex> {
+    index.write().unwrap_or_else(|e| e.into_inner())
 }
 
 fn load_embedder<'a>(

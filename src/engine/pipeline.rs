@@ -14,12 +14,14 @@ use crate::engine::load_embedder;
 use crate::engine::report::IndexReport;
 use crate::engine::report::ProgressSink;
 use crate::engine::report::StageTimes;
-use crate::engine::scan::is_hidden;
-use crate::engine::scan::mtime_ns;
+use crate::engine::scan::Scan;
 use crate::error::{Error, Result};
 use crate::media::decode::{self, DecodeError, DecodeLimits, PathKind};
 use crate::media::phash::perceptual_hash;
+use crate::model::Embedder;
+use crate::model::InputSpec;
 use crate::model::preprocess::Preprocessor;
+use crate::types::Library;
 use crate::types::{ContentHash, ContentMeta, FileRow, FileStatus};
 
 /// Work for the decode threads.
@@ -60,6 +62,19 @@ pub(super) struct Pending {
     pub(super) tensor: Vec<f32>,
 }
 
+/// What one index run carries from batch to batch.
+pub(super) struct RunState<'a> {
+    /// Rows whose file vanished, by content: a new path with the same bytes is a move.
+    pub(super) moved_from: HashMap<ContentHash, Vec<i64>>,
+    /// Vanished rows a moved file took over (not removed by the sweep).
+    pub(super) claimed: HashSet<i64>,
+    /// The counts so far.
+    pub(super) report: IndexReport,
+    /// Where each file's outcome goes.
+    pub(super) progress: &'a dyn ProgressSink,
+}
+
+/// Time spent per stage across threads, ns.
 #[derive(Default)]
 pub(super) struct StageClock {
     pub(super) read_hash: AtomicU64,
@@ -135,9 +150,11 @@ impl Engine {
         self.run_index(libs, Some(paths), cancel, progress)
     }
 
+    /// One index run over `libs` (only below `scopes` if given): scan, pipeline, sweep of
+    /// vanished files, save.
     pub(super) fn run_index(
         &mut self,
-        libs: Vec<crate::types::Library>,
+        libs: Vec<Library>,
         scopes: Option<&[PathBuf]>,
         cancel: &AtomicBool,
         progress: &dyn ProgressSink,
@@ -150,100 +167,52 @@ impl Engine {
         let embedded = self.catalog.complete_hashes(&self.model_id)?;
 
         // 1. Scan.
-        let mut work = Vec::new();
-        let mut vanished: Vec<FileRow> = Vec::new();
-        'libs: for lib in &libs {
-            // A library whose folder is gone (unmounted drive, renamed folder) keeps its
-            // photos: only files missing from a readable library are removed.
-            if !lib.path.is_dir() {
-                report.unavailable.push(lib.path.clone());
-                continue;
-            }
-            let roots: Vec<PathBuf> = match scopes {
-                None => vec![lib.path.clone()],
-                Some(s) => s
-                    .iter()
-                    .filter(|p| p.starts_with(&lib.path))
-                    .cloned()
-                    .collect(),
-            };
-            let mut existing = self.catalog.files_of_library(lib.id)?;
-            if scopes.is_some() {
-                existing.retain(|p, _| roots.iter().any(|r| p.starts_with(r)));
-            }
-            for root in &roots {
-                if std::fs::symlink_metadata(root).is_err() {
-                    continue; // deleted: its rows are in `existing`, hence vanished
-                }
-                let walker = walkdir::WalkDir::new(root)
-                    .follow_links(false)
-                    .into_iter()
-                    .filter_entry(|e| !is_hidden(e.path(), &lib.path));
-                for entry in walker {
-                    if cancel.load(Ordering::Relaxed) {
-                        report.cancelled = true;
-                        break 'libs;
-                    }
-                    let entry = match entry {
-                        Ok(e) => e,
-                        Err(e) => {
-                            report.walk_errors.push(e.to_string());
-                            continue;
-                        }
-                    };
-                    if !entry.file_type().is_file() {
-                        continue;
-                    }
-                    let kind = decode::classify_file(entry.path());
-                    if kind == PathKind::Other {
-                        continue;
-                    }
-                    report.scanned += 1;
-                    let path = entry.path().to_path_buf();
-                    let prev = existing.remove(&path);
-                    let (size, mtime) = match entry.metadata() {
-                        Ok(md) => (md.len(), mtime_ns(&md)),
-                        Err(_) => (0, 0),
-                    };
-                    if let Some(p) = &prev
-                        && p.size == size
-                        && p.mtime_ns == mtime
-                        && (p.status != FileStatus::Ok
-                            || p.hash.is_some_and(|h| embedded.contains(&h)))
-                    {
-                        report.up_to_date += 1;
-                        continue;
-                    }
-                    work.push(WorkItem {
-                        library_id: lib.id,
-                        path,
-                        size,
-                        mtime_ns: mtime,
-                        kind,
-                        prev,
-                    });
-                }
-            }
-            vanished.extend(existing.into_values());
-        }
+        let Scan { work, vanished } = self.scan(&libs, scopes, &embedded, cancel, &mut report)?;
         progress.scanned(report.scanned, work.len() as u64);
 
-        // Rows whose file vanished, by content: a new path with the same bytes is a move.
-        let mut moved_from: HashMap<ContentHash, Vec<i64>> = HashMap::new();
-        for row in &vanished {
-            if let (Some(h), FileStatus::Ok) = (row.hash, row.status) {
-                moved_from.entry(h).or_default().push(row.id);
-            }
-        }
-        let mut claimed: HashSet<i64> = HashSet::new();
-
         // 2. Pipeline: decode threads -> inference thread -> this thread (writer).
+        let mut run = RunState {
+            moved_from: moved_from(&vanished),
+            claimed: HashSet::new(),
+            report,
+            progress,
+        };
         let clock = StageClock::default();
+        self.run_pipeline(work, &embedded, &mut run, &clock, cancel)?;
+        let RunState {
+            claimed,
+            mut report,
+            ..
+        } = run;
+        report.cancelled |= cancel.load(Ordering::Relaxed);
+
+        // 3. Vanished files (only after a complete run: an unfinished one may not have seen
+        // the new path of a moved file yet).
+        let t = Instant::now();
+        if !report.cancelled {
+            self.sweep_vanished(&vanished, &claimed, cancel, &mut report)?;
+        }
+        self.save_index()?;
+        StageClock::add(&clock.commit, t);
+        report.stages = clock.times();
+        report.elapsed_s = start.elapsed().as_secs_f64();
+        Ok(report)
+    }
+
+    /// Decode threads, the inference thread and the writer (this thread) over `work`, until
+    /// it is done, `cancel` is set or inference fails (that error is returned).
+    fn run_pipeline(
+        &mut self,
+        work: Vec<WorkItem>,
+        embedded: &HashSet<ContentHash>,
+        run: &mut RunState<'_>,
+        clock: &StageClock,
+        cancel: &AtomicBool,
+    ) -> Result<()> {
         let threads = self.cfg.threads.max(1);
         let batch_size = self.cfg.batch_size.max(1);
         let limits = self.cfg.limits;
         let input = self.model.manifest.input.clone();
-        let model_id = self.model_id.clone();
         // Any photo may turn out to need inference (new or changed bytes are only known after
         // hashing); only a run of unsupported files alone skips loading the model. The inference
         // thread loads it (~0.1 s) while the decode threads start.
@@ -266,164 +235,193 @@ impl Engine {
             for _ in 0..threads {
                 let (work_rx, pend_tx, done_tx) =
                     (work_rx.clone(), pend_tx.clone(), done_tx.clone());
-                let (embedded, clock, input, stopped) = (&embedded, &clock, &input, &stopped);
+                let (input, stopped) = (&input, &stopped);
                 s.spawn(move || {
-                    let mut pre = Preprocessor::new(input);
-                    let min_side = pre.min_source_short_side();
-                    // Reused read buffer: no fresh pages to fault in for every multi-MB photo.
-                    let mut buf = Vec::new();
-                    for item in work_rx.iter() {
-                        if stopped() {
-                            break;
-                        }
-                        let d =
-                            prepare(item, embedded, &mut pre, min_side, &limits, clock, &mut buf);
-                        let sent = match d {
-                            Prepared::Pending(p) => pend_tx.send(p).is_ok(),
-                            Prepared::Done(done) => done_tx.send(done).is_ok(),
-                        };
-                        if !sent {
-                            break;
-                        }
-                    }
+                    decode_loop(
+                        &work_rx, &pend_tx, &done_tx, embedded, input, &limits, clock, stopped,
+                    )
                 });
             }
             drop(pend_tx);
-            {
+            // Without image work there is nothing on `pend_rx`.
+            if needs_model {
                 let done_tx = done_tx.clone();
-                let (clock, infer_error, abort) = (&clock, &infer_error, &abort);
+                let (infer_error, abort) = (&infer_error, &abort);
                 let tensor_len = 3 * input.width as usize * input.height as usize;
-                // Without image work there is nothing on `pend_rx`.
-                if needs_model {
-                    let embedder = &mut embedder;
-                    s.spawn(move || {
-                        let embedder = match load_embedder(embedder, &model, &cfg) {
-                            Ok(e) => e,
-                            Err(e) => {
-                                *infer_error.lock().expect("poisoned") = Some(e);
-                                abort.store(true, Ordering::Relaxed);
-                                return;
-                            }
-                        };
-                        let mut batch: Vec<Pending> = Vec::with_capacity(batch_size);
-                        let mut buf: Vec<f32> = Vec::with_capacity(batch_size * tensor_len);
-                        while let Ok(first) = pend_rx.recv() {
-                            batch.push(first);
-                            while batch.len() < batch_size {
-                                match pend_rx.recv_timeout(Duration::from_millis(20)) {
-                                    Ok(p) => batch.push(p),
-                                    Err(_) => break,
-                                }
-                            }
-                            buf.clear();
-                            for p in &batch {
-                                buf.extend_from_slice(&p.tensor);
-                            }
-                            let t = Instant::now();
-                            let out = embedder.embed(&buf, batch.len());
-                            StageClock::add(&clock.embed, t);
-                            match out {
-                                Ok(vecs) => {
-                                    let dim = vecs.len() / batch.len();
-                                    for (p, v) in batch.drain(..).zip(vecs.chunks_exact(dim)) {
-                                        if done_tx
-                                            .send(Done::Embedded(
-                                                p.item,
-                                                p.hash,
-                                                p.meta,
-                                                v.to_vec(),
-                                            ))
-                                            .is_err()
-                                        {
-                                            return;
-                                        }
-                                    }
-                                }
-                                Err(e) => {
-                                    *infer_error.lock().expect("poisoned") = Some(e);
-                                    abort.store(true, Ordering::Relaxed);
-                                    return;
-                                }
-                            }
-                        }
+                let embedder = &mut embedder;
+                s.spawn(move || {
+                    let ran = load_embedder(embedder, &model, &cfg).and_then(|e| {
+                        inference_loop(e, &pend_rx, &done_tx, batch_size, tensor_len, clock)
                     });
-                } else {
-                    drop(pend_rx); // a stray send fails instead of blocking
-                }
+                    if let Err(e) = ran {
+                        *infer_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                        abort.store(true, Ordering::Relaxed);
+                    }
+                });
+            } else {
+                drop(pend_rx); // a stray send fails instead of blocking
             }
             drop(done_tx);
-
-            // Writer: commit in transactions of up to 256 results or 0.5 s.
-            let mut batch: Vec<Done> = Vec::new();
-            let mut last = Instant::now();
-            loop {
-                let msg = done_rx.recv_timeout(Duration::from_millis(100));
-                let closed = matches!(msg, Err(chan::RecvTimeoutError::Disconnected));
-                if let Ok(d) = msg {
-                    batch.push(d);
-                }
-                if !batch.is_empty()
-                    && (closed || batch.len() >= 256 || last.elapsed() > Duration::from_millis(500))
-                {
-                    self.commit(
-                        &mut batch,
-                        &model_id,
-                        &mut moved_from,
-                        &mut claimed,
-                        &mut report,
-                        &clock,
-                        progress,
-                    )?;
-                    last = Instant::now();
-                }
-                if closed {
-                    break;
-                }
-            }
-            Ok(())
+            self.write_results(&done_rx, run, clock)
         });
         self.embedder = embedder;
-        if let Some(e) = infer_error.into_inner().expect("poisoned") {
+        if let Some(e) = infer_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
             return Err(e);
         }
-        result?;
-        report.cancelled |= cancel.load(Ordering::Relaxed);
+        result
+    }
 
-        // 3. Vanished files (only after a complete run: an unfinished one may not have seen
-        // the new path of a moved file yet).
-        let t = Instant::now();
-        if !report.cancelled {
-            let gone: Vec<i64> = vanished
-                .iter()
-                .map(|r| r.id)
-                .filter(|id| !claimed.contains(id))
-                .collect();
-            self.catalog.write(|w| {
-                for id in &gone {
-                    w.delete_file(*id)?;
-                }
-                Ok(())
-            })?;
-            {
-                let mut index = self.index_mut();
-                for id in &gone {
-                    index.remove(*id)?;
-                }
-                index.mark_applied(self.catalog.log_head()?);
+    /// The writer: commit the results on `done_rx` in transactions of up to 256 results or
+    /// 0.5 s, until the channel closes.
+    fn write_results(
+        &mut self,
+        done_rx: &chan::Receiver<Done>,
+        run: &mut RunState<'_>,
+        clock: &StageClock,
+    ) -> Result<()> {
+        let mut batch: Vec<Done> = Vec::new();
+        let mut last = Instant::now();
+        loop {
+            let msg = done_rx.recv_timeout(Duration::from_millis(100));
+            let closed = matches!(msg, Err(chan::RecvTimeoutError::Disconnected));
+            if let Ok(d) = msg {
+                batch.push(d);
             }
-            report.removed = gone.len() as u64;
-            self.catalog.collect_garbage()?;
-            let backfilled = self.store_missing_candidates(cancel)?;
-            if backfilled > 0 {
-                tracing::info!("duplicate candidates looked up for {backfilled} older photos");
+            if !batch.is_empty()
+                && (closed || batch.len() >= 256 || last.elapsed() > Duration::from_millis(500))
+            {
+                self.commit(&mut batch, run, clock)?;
+                last = Instant::now();
+            }
+            if closed {
+                return Ok(());
             }
         }
-        self.save_index()?;
-        StageClock::add(&clock.commit, t);
-        report.stages = clock.times();
-        report.elapsed_s = start.elapsed().as_secs_f64();
-        Ok(report)
     }
+
+    /// Remove the rows of `vanished` files no moved file claimed, from the catalog and the
+    /// index; collect unreferenced contents; look up candidates of photos that have none.
+    fn sweep_vanished(
+        &mut self,
+        vanished: &[FileRow],
+        claimed: &HashSet<i64>,
+        cancel: &AtomicBool,
+        report: &mut IndexReport,
+    ) -> Result<()> {
+        let gone: Vec<i64> = vanished
+            .iter()
+            .map(|r| r.id)
+            .filter(|id| !claimed.contains(id))
+            .collect();
+        self.catalog.write(|w| {
+            for id in &gone {
+                w.delete_file(*id)?;
+            }
+            Ok(())
+        })?;
+        {
+            let mut index = self.index_mut();
+            for id in &gone {
+                index.remove(*id)?;
+            }
+            index.mark_applied(self.catalog.log_head()?);
+        }
+        report.removed = gone.len() as u64;
+        self.catalog.collect_garbage()?;
+        let backfilled = self.store_missing_candidates(cancel)?;
+        if backfilled > 0 {
+            tracing::info!("duplicate candidates looked up for {backfilled} older photos");
+        }
+        Ok(())
+    }
+}
+
+/// Rows whose file vanished, by content: a new path with the same bytes is a move.
+fn moved_from(vanished: &[FileRow]) -> HashMap<ContentHash, Vec<i64>> {
+    let mut moved_from: HashMap<ContentHash, Vec<i64>> = HashMap::new();
+    for row in vanished {
+        if let (Some(h), FileStatus::Ok) = (row.hash, row.status) {
+            moved_from.entry(h).or_default().push(row.id);
+        }
+    }
+    moved_from
+}
+
+/// A decode thread: [`prepare`] each item of `work_rx`, sending what needs inference to
+/// `pend_tx` and what is finished to `done_tx`, until the work runs out, a channel closes or
+/// `stopped()`.
+#[allow(clippy::too_many_arguments)] // one thread's whole context, borrowed from the run
+fn decode_loop(
+    work_rx: &chan::Receiver<WorkItem>,
+    pend_tx: &chan::Sender<Pending>,
+    done_tx: &chan::Sender<Done>,
+    embedded: &HashSet<ContentHash>,
+    input: &InputSpec,
+    limits: &DecodeLimits,
+    clock: &StageClock,
+    stopped: &dyn Fn() -> bool,
+) {
+    let mut pre = Preprocessor::new(input);
+    let min_side = pre.min_source_short_side();
+    // Reused read buffer: no fresh pages to fault in for every multi-MB photo.
+    let mut buf = Vec::new();
+    for item in work_rx.iter() {
+        if stopped() {
+            break;
+        }
+        let d = prepare(item, embedded, &mut pre, min_side, limits, clock, &mut buf);
+        let sent = match d {
+            Prepared::Pending(p) => pend_tx.send(p).is_ok(),
+            Prepared::Done(done) => done_tx.send(done).is_ok(),
+        };
+        if !sent {
+            break;
+        }
+    }
+}
+
+/// The inference thread: batches of up to `batch_size` tensors from `pend_rx` (waiting at most
+/// 20 ms to fill one), embedded and sent on `done_tx`, until `pend_rx` closes or `done_tx` is
+/// dropped.
+///
+/// Errors: inference failed.
+fn inference_loop(
+    embedder: &mut Embedder,
+    pend_rx: &chan::Receiver<Pending>,
+    done_tx: &chan::Sender<Done>,
+    batch_size: usize,
+    tensor_len: usize,
+    clock: &StageClock,
+) -> Result<()> {
+    let mut batch: Vec<Pending> = Vec::with_capacity(batch_size);
+    let mut buf: Vec<f32> = Vec::with_capacity(batch_size * tensor_len);
+    while let Ok(first) = pend_rx.recv() {
+        batch.push(first);
+        while batch.len() < batch_size {
+            match pend_rx.recv_timeout(Duration::from_millis(20)) {
+                Ok(p) => batch.push(p),
+                Err(_) => break,
+            }
+        }
+        buf.clear();
+        for p in &batch {
+            buf.extend_from_slice(&p.tensor);
+        }
+        let t = Instant::now();
+        let out = embedder.embed(&buf, batch.len());
+        StageClock::add(&clock.embed, t);
+        let vecs = out?;
+        let dim = vecs.len() / batch.len();
+        for (p, v) in batch.drain(..).zip(vecs.chunks_exact(dim)) {
+            if done_tx
+                .send(Done::Embedded(p.item, p.hash, p.meta, v.to_vec()))
+                .is_err()
+            {
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Decode-thread work for one file: read, hash, and either short-cut (unchanged, reusable,

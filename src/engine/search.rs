@@ -9,7 +9,7 @@ use crate::engine::Engine;
 use crate::engine::SharedIndex;
 use crate::engine::config::EngineConfig;
 use crate::engine::load_embedder;
-use crate::engine::read;
+use crate::engine::{read, write};
 use crate::error::{Error, Result};
 use crate::index::VectorIndex;
 use crate::media::decode::{self};
@@ -19,7 +19,8 @@ use crate::model::{Embedder, Model};
 /// One neighbour of a query.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Neighbor {
-    /// Absolute path of the photo.
+    /// Absolute path of the photo (in JSON, lossless: see [`crate::types::serialize_path`]).
+    #[serde(serialize_with = "crate::types::serialize_path")]
     pub path: PathBuf,
     /// Cosine similarity to the query, in [-1, 1].
     pub similarity: f32,
@@ -31,7 +32,8 @@ pub struct Neighbor {
 /// The neighbours of one query image.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct QueryResult {
-    /// Absolute path of the query image.
+    /// Absolute path of the query image (in JSON, lossless).
+    #[serde(serialize_with = "crate::types::serialize_path")]
     pub query: PathBuf,
     /// Neighbours, best first; the query itself excluded.
     pub results: Vec<Neighbor>,
@@ -86,7 +88,7 @@ impl Engine {
         let model_id = self.model_id.clone();
         let catalog = &self.catalog;
         let embedder = &mut self.embedder;
-        similar(catalog, &index, &model_id, &cfg, queries, opts, |paths| {
+        similar(catalog, &index, &model_id, queries, opts, |paths| {
             embed_files(&model, &cfg, load_embedder(embedder, &model, &cfg)?, paths)
         })
     }
@@ -121,7 +123,6 @@ impl Searcher {
             &self.catalog,
             &self.index,
             &self.model_id,
-            cfg,
             queries,
             opts,
             |paths| embed_files(model, cfg, load_embedder(embedder, model, cfg)?, paths),
@@ -219,11 +220,13 @@ fn embed_files(
 
 /// The query logic behind [`Engine::similar`] and [`Searcher::similar`]; `embed` turns query
 /// images that are not in the library into descriptors.
+/// Neighbours with their cosine similarity, and their vectors if asked for.
+type Hits = (Vec<(i64, f32)>, Vec<Option<Vec<f32>>>);
+
 fn similar(
     catalog: &Catalog,
     index: &SharedIndex,
     model_id: &str,
-    cfg: &EngineConfig,
     queries: &[PathBuf],
     opts: SimilarOptions,
     embed: impl FnOnce(&[PathBuf]) -> Result<Vec<Result<Vec<f32>, String>>>,
@@ -268,27 +271,24 @@ fn similar(
     let mut out = Vec::with_capacity(qs.len());
     for (path, own, v) in qs {
         let v = v.expect("filled above");
-        // Read lock per query: an indexing writer waits at most one search.
-        let (hits, vectors) = {
-            let index = read(index);
-            if let Some(ef) = opts.ef_search {
-                index.set_ef_search(ef);
-            }
+        // Read lock per query: an indexing writer waits at most one search. A query with its
+        // own ef_search changes a setting every query reads, so it takes the write lock.
+        let search = |index: &VectorIndex| -> Result<Hits> {
             let extra = usize::from(own.is_some_and(|k| index.contains(k)));
             let want = limit.saturating_add(extra);
             let hits = match opts.min_similarity {
                 Some(t) => index.range_search(&v, t, want),
                 None => index.search(&v, want),
-            };
-            if opts.ef_search.is_some() {
-                index.set_ef_search(cfg.hnsw.ef_search);
-            }
-            let hits = hits?;
+            }?;
             let vectors: Vec<Option<Vec<f32>>> = hits
                 .iter()
                 .map(|(k, _)| opts.with_vectors.then(|| index.vector(*k)).flatten())
                 .collect();
-            (hits, vectors)
+            Ok((hits, vectors))
+        };
+        let (hits, vectors) = match opts.ef_search {
+            None => search(&read(index))?,
+            Some(ef) => write(index).with_ef_search(ef, search)?,
         };
         let mut results = Vec::with_capacity(hits.len());
         for ((key, sim), vector) in hits.into_iter().zip(vectors) {

@@ -218,8 +218,20 @@ impl VectorIndex {
     }
 
     /// Set ef_search (candidate list size of a query; higher = better recall, slower).
-    pub fn set_ef_search(&self, ef: usize) {
+    ///
+    /// usearch keeps one value per index, read by every query: hence `&mut self`, so that a
+    /// shared index changes it only under its write lock, never beside running queries.
+    pub fn set_ef_search(&mut self, ef: usize) {
         self.index.change_expansion_search(ef);
+    }
+
+    /// Run `f` with ef_search set to `ef`, then restore the previous value.
+    pub fn with_ef_search<T>(&mut self, ef: usize, f: impl FnOnce(&Self) -> T) -> T {
+        let previous = self.ef_search();
+        self.set_ef_search(ef);
+        let out = f(self);
+        self.set_ef_search(previous);
+        out
     }
 
     /// The current ef_search.

@@ -26,12 +26,15 @@ impl VectorIndex {
         catalog: &Catalog,
         model: &str,
     ) -> Result<(Self, OpenReport)> {
-        std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
-        let mut files: Vec<(i64, PathBuf)> = std::fs::read_dir(&dir)
-            .map_err(io_err(&dir))?
-            .flatten()
-            .filter_map(|e| seq_of(&e.path()).map(|s| (s, e.path())))
-            .collect();
+        // No folder yet: nothing saved (saving creates it), so a reader writes nothing.
+        let mut files: Vec<(i64, PathBuf)> = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries
+                .flatten()
+                .filter_map(|e| seq_of(&e.path()).map(|s| (s, e.path())))
+                .collect(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(io_err(&dir)(e)),
+        };
         files.sort_by_key(|f| std::cmp::Reverse(f.0));
         let truncated = catalog.log_truncated_through()?;
         let mut report = OpenReport::default();

@@ -534,6 +534,26 @@ fn flatten_alpha(rgba: image::RgbaImage) -> RgbImage {
     out
 }
 
+/// libjpeg-turbo's greyscale (Y only) decode of `bytes` at scale 1/8, expected to be `w` x `h`.
+pub fn turbo_luma(bytes: &[u8], w: usize, h: usize) -> Option<Vec<u8>> {
+    let mut d = turbojpeg::Decompressor::new().ok()?;
+    d.set_scaling_factor(turbojpeg::ScalingFactor::ONE_EIGHTH)
+        .ok()?;
+    let mut y = vec![0u8; w * h];
+    d.decompress(
+        bytes,
+        turbojpeg::Image {
+            pixels: &mut y[..],
+            width: w,
+            pitch: w,
+            height: h,
+            format: turbojpeg::PixelFormat::GRAY,
+        },
+    )
+    .ok()?;
+    Some(y)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -573,24 +593,4 @@ mod tests {
         truncated.extend_from_slice(&[0u8; 64]);
         assert!(decode_catching(&truncated, 256, &l).is_err());
     }
-}
-
-/// libjpeg-turbo's greyscale (Y only) decode of `bytes` at scale 1/8, expected to be `w` x `h`.
-pub fn turbo_luma(bytes: &[u8], w: usize, h: usize) -> Option<Vec<u8>> {
-    let mut d = turbojpeg::Decompressor::new().ok()?;
-    d.set_scaling_factor(turbojpeg::ScalingFactor::ONE_EIGHTH)
-        .ok()?;
-    let mut y = vec![0u8; w * h];
-    d.decompress(
-        bytes,
-        turbojpeg::Image {
-            pixels: &mut y[..],
-            width: w,
-            pitch: w,
-            height: h,
-            format: turbojpeg::PixelFormat::GRAY,
-        },
-    )
-    .ok()?;
-    Some(y)
 }

@@ -684,33 +684,35 @@ struct Tables {
     ac: [Option<Huffman>; 4],
 }
 
-/// Entropy-decode one scan into the components' DC grids (and, for baseline 4:2:0 chroma, the
-/// quadrant sums).
-fn decode_scan(
-    segments: &[&[u8]],
+/// Tables and grid geometry of one scan component.
+struct Sc<'t> {
+    /// Index into the frame's components.
+    ci: usize,
+    dc: Option<&'t Huffman>,
+    ac: Option<&'t Huffman>,
+    /// Blocks per MCU, horizontally and vertically.
+    h: usize,
+    v: usize,
+    /// Baseline `half` component: weights for its quadrant means.
+    odd: Option<Box<OddWeights>>,
+}
+
+/// The tables and geometry of each component of `scan`, latching each component's
+/// quantisation table on first use.
+///
+/// Errors: a table the scan needs is missing.
+fn scan_components<'t>(
     scan: &Scan,
     kind: ScanKind,
     comps: &mut [Component],
-    (width, height): (usize, usize),
-    restart_interval: usize,
-    tables: &Tables,
-) -> Res<()> {
+    tables: &'t Tables,
+) -> Res<Vec<Sc<'t>>> {
     let Tables {
         quant,
         dc: dc_tables,
         ac: ac_tables,
     } = tables;
     let missing = Fallback::Unsupported("scan without its Huffman table");
-    // Tables and grid geometry of each scan component.
-    struct Sc<'t> {
-        ci: usize,
-        dc: Option<&'t Huffman>,
-        ac: Option<&'t Huffman>,
-        h: usize,
-        v: usize,
-        /// Baseline `half` component: weights for its quadrant means.
-        odd: Option<Box<OddWeights>>,
-    }
     let single = scan.comps.len() == 1;
     let mut sc = Vec::with_capacity(scan.comps.len());
     for &(ci, td, ta) in &scan.comps {
@@ -738,6 +740,22 @@ fn decode_scan(
             odd,
         });
     }
+    Ok(sc)
+}
+
+/// Entropy-decode one scan into the components' DC grids (and, for baseline 4:2:0 chroma, the
+/// quadrant sums).
+fn decode_scan(
+    segments: &[&[u8]],
+    scan: &Scan,
+    kind: ScanKind,
+    comps: &mut [Component],
+    (width, height): (usize, usize),
+    restart_interval: usize,
+    tables: &Tables,
+) -> Res<()> {
+    let single = scan.comps.len() == 1;
+    let sc = scan_components(scan, kind, comps, tables)?;
     let (mcux, mcuy) = if single {
         (comps[sc[0].ci].bw, comps[sc[0].ci].bh)
     } else {

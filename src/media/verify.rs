@@ -548,6 +548,7 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
 
 /// Gauss–Newton refinement of `fit` (similarity + gain/offset, Huber-weighted) at pyramid
 /// `level`, over every `stride`-th pixel of `small` in each direction.
+#[allow(clippy::needless_range_loop)] // matrix indices read as the maths
 fn refine_step(
     small_t: &Thumb,
     big_t: &Thumb,
@@ -638,6 +639,7 @@ fn refine_step(
 }
 
 /// Solve a 6×6 linear system by Gaussian elimination with partial pivoting.
+#[allow(clippy::needless_range_loop)] // matrix indices read as the maths
 fn solve6(mut m: [[f64; 6]; 6], mut v: [f64; 6]) -> Option<[f64; 6]> {
     for col in 0..6 {
         let piv = (col..6).max_by(|&i, &j| m[i][col].abs().total_cmp(&m[j][col].abs()))?;

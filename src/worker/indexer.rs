@@ -82,7 +82,12 @@ impl Indexer {
     }
 
     pub(super) fn run(mut self, rx: &Receiver<IndexCmd>) {
-        let libs: Vec<PathBuf> = self.library_paths();
+        let libs: Vec<PathBuf> = self.library_paths().unwrap_or_else(|e| {
+            self.out.send(Event::Notice(format!(
+                "cannot read the library list from the catalog: {e}"
+            )));
+            Vec::new()
+        });
         for l in &libs {
             self.watch(l);
         }
@@ -157,12 +162,17 @@ impl Indexer {
         }
     }
 
-    pub(super) fn library_paths(&self) -> Vec<PathBuf> {
-        self.engine
+    /// The libraries' folders.
+    ///
+    /// Errors: the catalog cannot be read (never taken for "no folders").
+    pub(super) fn library_paths(&self) -> crate::Result<Vec<PathBuf>> {
+        Ok(self
+            .engine
             .catalog()
-            .libraries()
-            .map(|l| l.into_iter().map(|l| l.path).collect())
-            .unwrap_or_default()
+            .libraries()?
+            .into_iter()
+            .map(|l| l.path)
+            .collect())
     }
 
     pub(super) fn watch(&mut self, lib: &Path) {
@@ -210,7 +220,15 @@ impl Indexer {
     /// Every few seconds: libraries that vanished lose their watch; libraries that came back
     /// (or whose watch failed) are watched again and rescanned.
     pub(super) fn recheck(&mut self) {
-        for lib in self.library_paths() {
+        let libs = match self.library_paths() {
+            Ok(l) => l,
+            Err(e) => {
+                // Said once when the app started or the list was published; retried here.
+                tracing::warn!("recheck: cannot read the library list: {e}");
+                return;
+            }
+        };
+        for lib in libs {
             let ok = lib.is_dir();
             if !ok && self.watched.contains(&lib) {
                 self.unwatch(&lib);
@@ -355,12 +373,21 @@ impl Indexer {
     }
 
     pub(super) fn publish_libraries(&self) {
-        let libs = self.engine.catalog().libraries().unwrap_or_default();
-        let counts = self
+        // A catalog that cannot be read is said, never shown as a library with no folders.
+        let read = self
             .engine
             .catalog()
-            .photos_per_library()
-            .unwrap_or_default();
+            .libraries()
+            .and_then(|l| Ok((l, self.engine.catalog().photos_per_library()?)));
+        let (libs, counts) = match read {
+            Ok(r) => r,
+            Err(e) => {
+                self.out.send(Event::Notice(format!(
+                    "cannot read the library list from the catalog: {e}"
+                )));
+                return;
+            }
+        };
         let info = libs
             .into_iter()
             .map(|l| LibraryInfo {

@@ -7,8 +7,8 @@ use crate::harness::*;
 fn children_peak_rss_bytes() -> u64 {
     // SAFETY: rusage is a plain C struct of integers, for which all-zero bytes are valid.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: getrusage writes into the struct we own.
     assert_eq!(
+        // SAFETY: getrusage only writes into the struct we own.
         unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru) },
         0
     );

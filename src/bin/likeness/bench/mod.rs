@@ -393,49 +393,7 @@ pub fn dups(n: usize, quant: Quantization, work: &Path) -> Result<DupsResult> {
     std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
     let mut catalog = Catalog::open(&dir.join("catalog.sqlite"))?;
     let lib = catalog.add_library(&dir.join("photos"))?;
-    let mut rng = SplitMix(7);
-    let centres: Vec<Vec<f32>> = (0..(n / 100).max(1))
-        .map(|_| (0..dim).map(|_| rng.normal()).collect())
-        .collect();
-    let mut vectors: Vec<Vec<f32>> = Vec::with_capacity(n);
-    let mut phashes: Vec<Vec<u8>> = Vec::with_capacity(n);
-    let mut original_of: Vec<Option<usize>> = Vec::with_capacity(n);
-    for i in 0..n {
-        let copy_of = (i > 10 && rng.next_u64().is_multiple_of(10)).then(|| {
-            // Copy a photo that is not itself a copy.
-            let mut j = (rng.next_u64() % i as u64) as usize;
-            while let Some(o) = original_of[j] {
-                j = o;
-            }
-            j
-        });
-        let (mut v, ph) = match copy_of {
-            Some(j) => {
-                let v: Vec<f32> = vectors[j]
-                    .iter()
-                    .map(|x| x + 0.008 * rng.normal())
-                    .collect();
-                let mut ph = phashes[j].clone();
-                for view in 0..8 {
-                    for _ in 0..3 {
-                        let bit = (rng.next_u64() % 64) as usize;
-                        ph[view * 8 + bit / 8] ^= 1 << (bit % 8);
-                    }
-                }
-                (v, ph)
-            }
-            None => {
-                let c = &centres[(rng.next_u64() % centres.len() as u64) as usize];
-                let v: Vec<f32> = c.iter().map(|x| x + 0.6 * rng.normal()).collect();
-                let ph: Vec<u8> = (0..8).flat_map(|_| rng.next_u64().to_le_bytes()).collect();
-                (v, ph)
-            }
-        };
-        likeness::model::l2_normalize(&mut v);
-        vectors.push(v);
-        phashes.push(ph);
-        original_of.push(copy_of);
-    }
+    let (vectors, phashes, original_of) = synthetic_photos(n, dim);
     let paths: Vec<PathBuf> = (0..n)
         .map(|i| dir.join("photos").join(format!("{i:06}.jpg")))
         .collect();
@@ -527,6 +485,89 @@ pub fn dups(n: usize, quant: Quantization, work: &Path) -> Result<DupsResult> {
     let regroup_s = regroup.iter().sum::<f64>() / regroup.len() as f64;
     drop(cands);
 
+    let planted = original_of.iter().filter(|o| o.is_some()).count();
+    let (planted_recall, false_groups) = judge(&groups, &paths, &original_of);
+    let (live_planted_recall, live_false_groups) = judge(&live_groups, &paths, &original_of);
+    Ok(DupsResult {
+        n,
+        planted,
+        build_s,
+        group_s,
+        group_live_s,
+        regroup_s,
+        insert_query_ms,
+        groups: groups.len(),
+        planted_recall,
+        false_groups,
+        live_groups: live_groups.len(),
+        live_planted_recall,
+        live_false_groups,
+    })
+}
+
+/// Descriptors, pHashes (64 bytes each) and the photo each copies, if any.
+type Synthetic = (Vec<Vec<f32>>, Vec<Vec<u8>>, Vec<Option<usize>>);
+
+/// `n` synthetic photos: L2-normalised `dim`-d descriptors around `n / 100` cluster centres,
+/// random 64-bit pHashes for the 8 views, and about 10 % planted copies of an earlier photo
+/// (descriptor noise 0.008 per dimension, 3 pHash bits flipped per view). Returns the
+/// descriptors, the pHashes and, per photo, the photo it copies.
+fn synthetic_photos(n: usize, dim: usize) -> Synthetic {
+    let mut rng = SplitMix(7);
+    let centres: Vec<Vec<f32>> = (0..(n / 100).max(1))
+        .map(|_| (0..dim).map(|_| rng.normal()).collect())
+        .collect();
+    let mut vectors: Vec<Vec<f32>> = Vec::with_capacity(n);
+    let mut phashes: Vec<Vec<u8>> = Vec::with_capacity(n);
+    let mut original_of: Vec<Option<usize>> = Vec::with_capacity(n);
+    for i in 0..n {
+        let copy_of = (i > 10 && rng.next_u64().is_multiple_of(10)).then(|| {
+            // Copy a photo that is not itself a copy.
+            let mut j = (rng.next_u64() % i as u64) as usize;
+            while let Some(o) = original_of[j] {
+                j = o;
+            }
+            j
+        });
+        let (mut v, ph) = match copy_of {
+            Some(j) => {
+                let v: Vec<f32> = vectors[j]
+                    .iter()
+                    .map(|x| x + 0.008 * rng.normal())
+                    .collect();
+                let mut ph = phashes[j].clone();
+                for view in 0..8 {
+                    for _ in 0..3 {
+                        let bit = (rng.next_u64() % 64) as usize;
+                        ph[view * 8 + bit / 8] ^= 1 << (bit % 8);
+                    }
+                }
+                (v, ph)
+            }
+            None => {
+                let c = &centres[(rng.next_u64() % centres.len() as u64) as usize];
+                let v: Vec<f32> = c.iter().map(|x| x + 0.6 * rng.normal()).collect();
+                let ph: Vec<u8> = (0..8).flat_map(|_| rng.next_u64().to_le_bytes()).collect();
+                (v, ph)
+            }
+        };
+        likeness::model::l2_normalize(&mut v);
+        vectors.push(v);
+        phashes.push(ph);
+        original_of.push(copy_of);
+    }
+    (vectors, phashes, original_of)
+}
+
+/// How `groups` of the synthetic photos at `paths` fare against the planted copies
+/// (`original_of`): the share of planted copies grouped with their original, and the number
+/// of groups mixing unrelated photos.
+fn judge(
+    groups: &[likeness::dups::DupGroup],
+    paths: &[PathBuf],
+    original_of: &[Option<usize>],
+) -> (f64, usize) {
+    let n = paths.len();
     let index_of: std::collections::HashMap<&Path, usize> = paths
         .iter()
         .enumerate()
@@ -543,46 +584,26 @@ pub fn dups(n: usize, quant: Quantization, work: &Path) -> Result<DupsResult> {
         .enumerate()
         .filter_map(|(i, o)| o.map(|o| (i, o)))
         .collect();
-    // (share of planted copies grouped with their original, groups mixing unrelated photos)
-    let judge = |groups: &[likeness::dups::DupGroup]| -> (f64, usize) {
-        let mut group_of = vec![usize::MAX; n];
-        let mut false_groups = 0;
-        for (g, group) in groups.iter().enumerate() {
-            let members: Vec<usize> = group
-                .files
-                .iter()
-                .map(|f| index_of[f.path.as_path()])
-                .collect();
-            if members.iter().any(|&m| root(m) != root(members[0])) {
-                false_groups += 1;
-            }
-            for m in members {
-                group_of[m] = g;
-            }
-        }
-        let found = planted
+    let mut group_of = vec![usize::MAX; n];
+    let mut false_groups = 0;
+    for (g, group) in groups.iter().enumerate() {
+        let members: Vec<usize> = group
+            .files
             .iter()
-            .filter(|(i, o)| group_of[*i] != usize::MAX && group_of[*i] == group_of[*o])
-            .count();
-        (found as f64 / planted.len().max(1) as f64, false_groups)
-    };
-    let (planted_recall, false_groups) = judge(&groups);
-    let (live_planted_recall, live_false_groups) = judge(&live_groups);
-    Ok(DupsResult {
-        n,
-        planted: planted.len(),
-        build_s,
-        group_s,
-        group_live_s,
-        regroup_s,
-        insert_query_ms,
-        groups: groups.len(),
-        planted_recall,
-        false_groups,
-        live_groups: live_groups.len(),
-        live_planted_recall,
-        live_false_groups,
-    })
+            .map(|f| index_of[f.path.as_path()])
+            .collect();
+        if members.iter().any(|&m| root(m) != root(members[0])) {
+            false_groups += 1;
+        }
+        for m in members {
+            group_of[m] = g;
+        }
+    }
+    let found = planted
+        .iter()
+        .filter(|(i, o)| group_of[*i] != usize::MAX && group_of[*i] == group_of[*o])
+        .count();
+    (found as f64 / planted.len().max(1) as f64, false_groups)
 }
 
 /// One decoder's time in [`decode`].

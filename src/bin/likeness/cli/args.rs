@@ -232,7 +232,6 @@ pub enum BenchCommand {
     },
 }
 
-/// Entry point of the `likeness` binary.
 // The library's enums stay free of clap: these mirror them for the command line (same names,
 // same help), converted with `From`.
 

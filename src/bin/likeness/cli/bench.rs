@@ -24,64 +24,7 @@ pub(super) fn cmd_bench(cli: &Cli, b: &BenchCommand) -> Result<ExitCode> {
                 println!("{}", serde_json::to_string_pretty(&r)?);
                 return Ok(ExitCode::SUCCESS);
             }
-            let s = &r.report.stages;
-            let per = |ms: f64| ms / r.photos.max(1) as f64;
-            println!("| metric | value |\n| --- | --- |");
-            println!(
-                "| photos | {} distinct files replicated from {} camera JPEGs, {:.1} MP average |",
-                r.photos,
-                r.sources.len(),
-                r.megapixels
-            );
-            println!("| wall time | {:.2} s |", r.report.elapsed_s);
-            println!(
-                "| **throughput** | **{:.1} images/s** ({threads} decode threads, {it} inference threads) |",
-                r.images_per_s
-            );
-            println!(
-                "| read + blake3 | {:.2} ms/photo (thread time) |",
-                per(s.read_hash_ms)
-            );
-            println!(
-                "| decode (reduced scale) | {:.2} ms/photo |",
-                per(s.decode_ms)
-            );
-            println!(
-                "| resize + normalise + pHash | {:.2} ms/photo |",
-                per(s.resize_ms)
-            );
-            println!("| embed (ONNX Runtime) | {:.2} ms/photo |", per(s.embed_ms));
-            println!("| HNSW insert | {:.3} ms/photo |", per(s.insert_ms));
-            println!(
-                "| catalog commit + index save | {:.3} ms/photo |",
-                per(s.commit_ms)
-            );
-            println!(
-                "| on disk (catalog + index) | {:.0} bytes/photo |",
-                r.bytes_per_photo
-            );
-            println!("| peak RSS | {} MiB |", r.peak_rss_bytes >> 20);
-            println!(
-                "| `similar` cold start, photo in library | p50 {:.0} ms, p99 {:.0} ms |",
-                r.cold_start_ms.0, r.cold_start_ms.1
-            );
-            println!(
-                "| `similar` cold start, new photo (loads model) | p50 {:.0} ms, p99 {:.0} ms |",
-                r.cold_start_embed_ms.0, r.cold_start_embed_ms.1
-            );
-            println!();
-            println!(
-                "| tool, same {} files, same run | wall time | time / likeness |\n| --- | --- | --- |",
-                r.photos
-            );
-            println!("| likeness index | {:.2} s | 1.00 |", r.report.elapsed_s);
-            for (name, secs, ratio) in &r.peers {
-                println!("| {name} | {secs:.2} s | {ratio:.2} |");
-            }
-            println!();
-            for p in &r.sources {
-                println!("- source: `{}`", p.display());
-            }
+            print_ingest(&r, threads, it);
         }
         BenchCommand::Decode {
             source,
@@ -94,52 +37,7 @@ pub(super) fn cmd_bench(cli: &Cli, b: &BenchCommand) -> Result<ExitCode> {
                 println!("{}", serde_json::to_string_pretty(&r)?);
                 return Ok(ExitCode::SUCCESS);
             }
-            let base = r.decoders[0].ms_per_photo;
-            println!(
-                "| decoder, 1 thread | ms/photo (the {} files all decode) | time / DC-only | declined (of {}) |\n| --- | --- | --- | --- |",
-                r.decoders[0]
-                    .per_file_ms
-                    .iter()
-                    .enumerate()
-                    .filter(|(f, _)| r.decoders.iter().all(|d| d.per_file_ms[*f].is_some()))
-                    .count(),
-                r.files.len()
-            );
-            for d in &r.decoders {
-                println!(
-                    "| {} | {:.2} | {:.2} | {} |",
-                    d.name,
-                    d.ms_per_photo,
-                    d.ms_per_photo / base,
-                    d.declined
-                );
-            }
-            println!(
-                "\n| file | MP | progressive | DC-only ms | libjpeg-turbo 1/8 ms | identical Y | identical RGB | RGB mean, max abs diff (0-255) |\n| --- | --- | --- | --- | --- | --- | --- | --- |"
-            );
-            let ms = |d: usize, i: usize| {
-                r.decoders[d].per_file_ms[i].map_or("declined".to_string(), |m| format!("{m:.1}"))
-            };
-            for (i, (path, mp)) in r.files.iter().enumerate() {
-                let a = r.agreement.iter().find(|a| &a.path == path);
-                println!(
-                    "| `{}` | {mp:.1} | {} | {} | {} | {} | {} | {} |",
-                    path.file_name().unwrap_or_default().to_string_lossy(),
-                    if likeness::media::jpeg_dc::is_progressive(&std::fs::read(path)?) {
-                        "yes"
-                    } else {
-                        "no"
-                    },
-                    ms(0, i),
-                    ms(1, i),
-                    a.map_or("-".into(), |a| format!("{:.1} %", 100.0 * a.luma_identical)),
-                    a.map_or("-".into(), |a| format!("{:.1} %", 100.0 * a.rgb_identical)),
-                    a.map_or("-".into(), |a| format!(
-                        "{:.2}, {}",
-                        a.mean_abs_diff, a.max_abs_diff
-                    )),
-                );
-            }
+            print_decode(&r)?;
         }
         BenchCommand::Dups { n, work } => {
             let r = crate::bench::dups(*n, cli.quantization.into(), work)?;
@@ -201,4 +99,119 @@ pub(super) fn cmd_bench(cli: &Cli, b: &BenchCommand) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The ingest benchmark as Markdown tables.
+fn print_ingest(r: &crate::bench::IngestResult, threads: usize, it: usize) {
+    let s = &r.report.stages;
+    let per = |ms: f64| ms / r.photos.max(1) as f64;
+    println!("| metric | value |\n| --- | --- |");
+    println!(
+        "| photos | {} distinct files replicated from {} camera JPEGs, {:.1} MP average |",
+        r.photos,
+        r.sources.len(),
+        r.megapixels
+    );
+    println!("| wall time | {:.2} s |", r.report.elapsed_s);
+    println!(
+        "| **throughput** | **{:.1} images/s** ({threads} decode threads, {it} inference threads) |",
+        r.images_per_s
+    );
+    println!(
+        "| read + blake3 | {:.2} ms/photo (thread time) |",
+        per(s.read_hash_ms)
+    );
+    println!(
+        "| decode (reduced scale) | {:.2} ms/photo |",
+        per(s.decode_ms)
+    );
+    println!(
+        "| resize + normalise + pHash | {:.2} ms/photo |",
+        per(s.resize_ms)
+    );
+    println!("| embed (ONNX Runtime) | {:.2} ms/photo |", per(s.embed_ms));
+    println!("| HNSW insert | {:.3} ms/photo |", per(s.insert_ms));
+    println!(
+        "| catalog commit + index save | {:.3} ms/photo |",
+        per(s.commit_ms)
+    );
+    println!(
+        "| on disk (catalog + index) | {:.0} bytes/photo |",
+        r.bytes_per_photo
+    );
+    println!("| peak RSS | {} MiB |", r.peak_rss_bytes >> 20);
+    println!(
+        "| `similar` cold start, photo in library | p50 {:.0} ms, p99 {:.0} ms |",
+        r.cold_start_ms.0, r.cold_start_ms.1
+    );
+    println!(
+        "| `similar` cold start, new photo (loads model) | p50 {:.0} ms, p99 {:.0} ms |",
+        r.cold_start_embed_ms.0, r.cold_start_embed_ms.1
+    );
+    println!();
+    println!(
+        "| tool, same {} files, same run | wall time | time / likeness |\n| --- | --- | --- |",
+        r.photos
+    );
+    println!("| likeness index | {:.2} s | 1.00 |", r.report.elapsed_s);
+    for (name, secs, ratio) in &r.peers {
+        println!("| {name} | {secs:.2} s | {ratio:.2} |");
+    }
+    println!();
+    for p in &r.sources {
+        println!("- source: `{}`", p.display());
+    }
+}
+
+/// The decode benchmark as a Markdown table.
+///
+/// Errors: a source file cannot be read again.
+fn print_decode(r: &crate::bench::DecodeResult) -> Result<()> {
+    let base = r.decoders[0].ms_per_photo;
+    println!(
+        "| decoder, 1 thread | ms/photo (the {} files all decode) | time / DC-only | declined (of {}) |\n| --- | --- | --- | --- |",
+        r.decoders[0]
+            .per_file_ms
+            .iter()
+            .enumerate()
+            .filter(|(f, _)| r.decoders.iter().all(|d| d.per_file_ms[*f].is_some()))
+            .count(),
+        r.files.len()
+    );
+    for d in &r.decoders {
+        println!(
+            "| {} | {:.2} | {:.2} | {} |",
+            d.name,
+            d.ms_per_photo,
+            d.ms_per_photo / base,
+            d.declined
+        );
+    }
+    println!(
+        "\n| file | MP | progressive | DC-only ms | libjpeg-turbo 1/8 ms | identical Y | identical RGB | RGB mean, max abs diff (0-255) |\n| --- | --- | --- | --- | --- | --- | --- | --- |"
+    );
+    let ms = |d: usize, i: usize| {
+        r.decoders[d].per_file_ms[i].map_or("declined".to_string(), |m| format!("{m:.1}"))
+    };
+    for (i, (path, mp)) in r.files.iter().enumerate() {
+        let a = r.agreement.iter().find(|a| &a.path == path);
+        println!(
+            "| `{}` | {mp:.1} | {} | {} | {} | {} | {} | {} |",
+            path.file_name().unwrap_or_default().to_string_lossy(),
+            if likeness::media::jpeg_dc::is_progressive(&std::fs::read(path)?) {
+                "yes"
+            } else {
+                "no"
+            },
+            ms(0, i),
+            ms(1, i),
+            a.map_or("-".into(), |a| format!("{:.1} %", 100.0 * a.luma_identical)),
+            a.map_or("-".into(), |a| format!("{:.1} %", 100.0 * a.rgb_identical)),
+            a.map_or("-".into(), |a| format!(
+                "{:.2}, {}",
+                a.mean_abs_diff, a.max_abs_diff
+            )),
+        );
+    }
+    Ok(())
 }

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 
 use likeness::dups::DupOptions;
+use likeness::types::JsonPath;
 
 use super::*;
 
@@ -17,13 +18,13 @@ pub(super) fn cmd_duplicates(cli: &Cli, opts: &DupOptions, json: bool) -> Result
             .map(|g| {
                 serde_json::json!({
                     "tier": g.tier,
-                    "files": g.files.iter().map(|f| &f.path).collect::<Vec<_>>(),
-                    "keep": g.keeper().path,
+                    "files": g.files.iter().map(|f| JsonPath(&f.path)).collect::<Vec<_>>(),
+                    "keep": JsonPath(&g.keeper().path),
                     "scores": {
                         "min_similarity": g.min_similarity,
                         "max_phash_distance": g.max_phash_distance,
                         "members": g.files.iter().map(|f| serde_json::json!({
-                            "path": f.path,
+                            "path": JsonPath(&f.path),
                             "similarity": f.similarity,
                             "phash_distance": f.phash_distance,
                             "agreement": f.agreement,

@@ -18,11 +18,13 @@ mod index;
 mod status;
 
 pub use args::{BenchCommand, Cli, Command};
+use args::{KeepRuleArg, TierArg};
 use bench::cmd_bench;
 use duplicates::cmd_duplicates;
 use index::cmd_index;
 use status::cmd_status;
 
+/// Entry point of the `likeness` binary.
 pub fn main() -> ExitCode {
     let filter = tracing_subscriber::EnvFilter::try_from_env("LIKENESS_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
@@ -100,18 +102,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             images,
             duplicates,
         } => {
-            let abs = |v: &Vec<PathBuf>| -> Vec<PathBuf> {
-                v.iter()
-                    .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone()))
-                    .collect()
-            };
-            likeness::app::run(
-                engine_config(&cli),
-                likeness::media::thumbs::default_dir(),
-                abs(add),
-                abs(images),
-                *duplicates,
-            )?;
+            run_gui(&cli, add, images, *duplicates)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Index {
@@ -128,28 +119,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
             vectors,
             json,
         } => {
-            let mut e = query_engine(&cli)?;
             let opts = SimilarOptions {
                 k: *k,
                 min_similarity: *min_similarity,
                 with_vectors: *vectors,
                 ef_search: *ef_search,
             };
-            let res = e.similar(images, opts)?;
-            if *json {
-                println!("{}", serde_json::json!({ "queries": res }));
-            } else {
-                for q in &res {
-                    println!("{}", q.query.display());
-                    if q.results.is_empty() {
-                        println!("  (no neighbours)");
-                    }
-                    for n in &q.results {
-                        println!("  {:.4}  {}", n.similarity, n.path.display());
-                    }
-                }
-            }
-            Ok(ExitCode::SUCCESS)
+            cmd_similar(&cli, images, opts, *json)
         }
         Command::Status { json, failures } => cmd_status(&cli, *json, *failures),
         Command::Eval { dir, json } => {
@@ -158,22 +134,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if *json {
                 println!("{}", serde_json::to_string_pretty(&r)?);
             } else {
-                println!("model       {}", r.model);
-                println!(
-                    "images      {} ({} queries in {} classes, {} distractors, {} failed)",
-                    r.images,
-                    r.queries,
-                    r.classes,
-                    r.distractors,
-                    r.failed.len()
-                );
-                println!("mAP         {:.4}", r.map);
-                for (k, v) in &r.recall {
-                    println!("recall@{k:<4} {v:.4}");
-                }
-                for (p, why) in &r.failed {
-                    println!("failed      {}: {why}", p.display());
-                }
+                print_eval(&r);
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -187,23 +148,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
             prefer_format,
             json,
         } => {
-            let mut opts = DupOptions {
-                tier: (*tier).into(),
-                ..DupOptions::default()
-            };
-            if let Some(s) = *min_similarity {
-                opts.near_similarity = s;
-            }
-            if let Some(a) = *min_agreement {
-                opts.same_agreement = a;
-            }
-            if let Some(s) = *near_seconds {
-                opts.near_seconds = s;
-            }
-            opts.keeper = opts
-                .keeper
-                .with_rules_first(&keep_order.iter().map(|&r| r.into()).collect::<Vec<_>>())
-                .with_formats_first(prefer_format)?;
+            let opts = dup_options(
+                *tier,
+                *min_similarity,
+                *min_agreement,
+                *near_seconds,
+                keep_order,
+                prefer_format,
+            )?;
             cmd_duplicates(&cli, &opts, *json)
         }
         Command::Trash { files } => {
@@ -253,4 +205,111 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `similar` as text: each query, then its neighbours with their cosine similarity. Paths
+/// are written as their bytes, so a name that is not UTF-8 can still be opened.
+///
+/// Errors: stdout cannot be written.
+fn print_similar(res: &[likeness::engine::QueryResult]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    for q in res {
+        out.write_all(q.query.as_os_str().as_encoded_bytes())?;
+        out.write_all(b"\n")?;
+        if q.results.is_empty() {
+            writeln!(out, "  (no neighbours)")?;
+        }
+        for n in &q.results {
+            write!(out, "  {:.4}  ", n.similarity)?;
+            out.write_all(n.path.as_os_str().as_encoded_bytes())?;
+            out.write_all(b"\n")?;
+        }
+    }
+    out.flush()
+}
+
+/// `eval` as text.
+fn print_eval(r: &crate::eval::EvalReport) {
+    println!("model       {}", r.model);
+    println!(
+        "images      {} ({} queries in {} classes, {} distractors, {} failed)",
+        r.images,
+        r.queries,
+        r.classes,
+        r.distractors,
+        r.failed.len()
+    );
+    println!("mAP         {:.4}", r.map);
+    for (k, v) in &r.recall {
+        println!("recall@{k:<4} {v:.4}");
+    }
+    for (p, why) in &r.failed {
+        println!("failed      {}: {why}", p.display());
+    }
+}
+
+/// The desktop app, with `add` added as libraries and `images` opened in the similar view.
+fn run_gui(cli: &Cli, add: &[PathBuf], images: &[PathBuf], duplicates: bool) -> Result<()> {
+    let abs = |v: &[PathBuf]| -> Vec<PathBuf> {
+        v.iter()
+            .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone()))
+            .collect()
+    };
+    likeness::app::run(
+        engine_config(cli),
+        likeness::media::thumbs::default_dir(),
+        abs(add),
+        abs(images),
+        duplicates,
+    )?;
+    Ok(())
+}
+
+/// The duplicate finder's options from the command line's flags.
+///
+/// Errors: an unknown format in `prefer_format`.
+fn dup_options(
+    tier: TierArg,
+    min_similarity: Option<f32>,
+    min_agreement: Option<f32>,
+    near_seconds: Option<u32>,
+    keep_order: &[KeepRuleArg],
+    prefer_format: &[String],
+) -> Result<DupOptions> {
+    let mut opts = DupOptions {
+        tier: tier.into(),
+        ..DupOptions::default()
+    };
+    if let Some(s) = min_similarity {
+        opts.near_similarity = s;
+    }
+    if let Some(a) = min_agreement {
+        opts.same_agreement = a;
+    }
+    if let Some(s) = near_seconds {
+        opts.near_seconds = s;
+    }
+    opts.keeper = opts
+        .keeper
+        .with_rules_first(&keep_order.iter().map(|&r| r.into()).collect::<Vec<_>>())
+        .with_formats_first(prefer_format)?;
+    Ok(opts)
+}
+
+/// `likeness similar`: the neighbours of each of `images`, as JSON or text.
+fn cmd_similar(
+    cli: &Cli,
+    images: &[PathBuf],
+    opts: SimilarOptions,
+    json: bool,
+) -> Result<ExitCode> {
+    let mut e = query_engine(cli)?;
+    let res = e.similar(images, opts)?;
+    if json {
+        println!("{}", serde_json::json!({ "queries": res }));
+    } else {
+        print_similar(&res)?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
