@@ -49,17 +49,38 @@ pub enum Error {
         /// Why it could not be used.
         reason: String,
     },
-    /// The caller's input is invalid (bad folder, bad option).
+    /// The caller's input is invalid (a bad option, an unknown format name).
     #[error("{0}")]
     Invalid(String),
-    /// The run was cancelled through its cancel flag.
+    /// A path given as a folder is not one.
+    #[error("{} is not a folder", .0.display())]
+    NotAFolder(PathBuf),
+    /// A folder given as a library is not one of the catalog's libraries.
+    #[error("{} is not a library", .0.display())]
+    NotALibrary(PathBuf),
+    /// A change was asked of an engine opened read-only.
+    #[error("this engine was opened read-only (queries only)")]
+    ReadOnly,
+    /// The catalog was written by another version of Likeness: a newer schema, or (for a
+    /// read-only engine, which migrates nothing) an older one.
+    #[error("catalog {}: {what}", .path.display())]
+    CatalogVersion {
+        /// The catalog file.
+        path: PathBuf,
+        /// What does not match, and what to do.
+        what: String,
+    },
+    /// The system trash failed or does not hold what was to be restored.
+    #[error("{0}")]
+    Trash(String),
+    /// Another process holds the data dir's writer lock.
     #[error(
         "another Likeness process (the app, or `likeness index`) is updating the library in {}; \
          wait for it or close it, then try again",
         .0.display()
     )]
     Busy(std::path::PathBuf),
-
+    /// The run was cancelled through its cancel flag.
     #[error("cancelled")]
     Cancelled,
 }

@@ -19,14 +19,16 @@ pub enum FileStatus {
 }
 
 impl FileStatus {
-    pub(crate) fn to_i64(self) -> i64 {
+    /// The value stored in `files.status`: the one place the status is encoded.
+    pub(crate) const fn code(self) -> i64 {
         match self {
             FileStatus::Ok => 0,
             FileStatus::Failed => 1,
             FileStatus::Unsupported => 2,
         }
     }
-    pub(crate) fn from_i64(v: i64) -> Self {
+    /// The status stored as `v` (anything unknown reads as failed).
+    pub(crate) fn from_code(v: i64) -> Self {
         match v {
             0 => FileStatus::Ok,
             2 => FileStatus::Unsupported,
@@ -156,6 +158,25 @@ pub enum LogOp {
     Upsert,
     /// Remove the key.
     Remove,
+}
+
+impl LogOp {
+    /// The value stored in `index_log.op`: the one place the operation is encoded.
+    pub(crate) const fn code(self) -> i64 {
+        match self {
+            LogOp::Upsert => 0,
+            LogOp::Remove => 1,
+        }
+    }
+
+    /// The operation stored as `v` (anything but an upsert reads as a removal).
+    pub(crate) fn from_code(v: i64) -> Self {
+        if v == LogOp::Upsert.code() {
+            LogOp::Upsert
+        } else {
+            LogOp::Remove
+        }
+    }
 }
 
 /// A path for JSON output, lossless: a string when the path is valid UTF-8, else

@@ -89,7 +89,7 @@ impl DupView {
 
     /// Take new groups: the files proposed for the trash (exact copies and verified same
     /// pictures of the suggested keeper, never near-duplicates or look-alikes) are marked.
-    pub fn set_groups(&mut self, r: Result<Arc<Vec<DupGroup>>, String>) {
+    pub fn set_groups(&mut self, r: Result<Arc<Vec<DupGroup>>, Arc<crate::Error>>) {
         self.pending = false;
         match r {
             Ok(g) => {
@@ -108,7 +108,7 @@ impl DupView {
                 self.focus = self.focus.min(g.len().saturating_sub(1));
                 self.groups = g;
             }
-            Err(e) => self.error = Some(e),
+            Err(e) => self.error = Some(e.to_string()),
         }
     }
 
@@ -322,7 +322,7 @@ impl DupView {
             }
             if !kept {
                 ui.horizontal(|ui| {
-                    ui.weak(RichText::new(&f.relation).small());
+                    ui.weak(RichText::new(f.relation.as_str()).small());
                     // Kept apart from the keeper from now on, across
                     // rescans and renames; the group regroups.
                     let keeper = self.keeper.get(gi).map(|&k| &g.files[k]);

@@ -96,7 +96,11 @@ impl SimilarView {
 
     /// Take an answer from the worker; stale ones are ignored. Returns true when the view
     /// should be shown (an answer to a drop that queried files).
-    pub fn answer(&mut self, id: u64, result: Result<SimilarResult, String>) -> bool {
+    pub fn answer(
+        &mut self,
+        id: u64,
+        result: Result<SimilarResult, std::sync::Arc<crate::Error>>,
+    ) -> bool {
         let Some((want, from_drop)) = self.pending else {
             return false;
         };
@@ -120,7 +124,7 @@ impl SimilarView {
                 from_drop
             }
             Err(e) => {
-                self.error = Some(e);
+                self.error = Some(e.to_string());
                 self.result = None;
                 from_drop
             }

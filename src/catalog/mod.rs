@@ -16,14 +16,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::error::Result;
-use crate::types::ContentHash;
-use crate::types::ContentMeta;
-use crate::types::Counts;
-use crate::types::FileRow;
-use crate::types::FileStatus;
-use crate::types::Library;
-use crate::types::LogOp;
-use crate::types::PhotoRow;
+use crate::types::{
+    ContentHash, ContentMeta, Counts, FileRow, FileStatus, Library, LogOp, PhotoRow,
+};
 
 pub mod schema;
 mod writer;
@@ -80,10 +75,13 @@ fn row_to_file(r: &rusqlite::Row<'_>) -> rusqlite::Result<FileRow> {
         size: r.get::<_, i64>(3)? as u64,
         mtime_ns: r.get(4)?,
         hash: hash_from(r.get(5)?),
-        status: FileStatus::from_i64(r.get(6)?),
+        status: FileStatus::from_code(r.get(6)?),
         reason: r.get(7)?,
     })
 }
+
+/// `files.status` of a usable photo, for the queries that select them.
+const OK: i64 = FileStatus::Ok.code();
 
 const FILE_COLS: &str = "id, library_id, path, size, mtime_ns, hash, status, reason";
 
@@ -253,13 +251,13 @@ impl Catalog {
 
     /// Every usable photo (status ok, content known), in key order.
     pub fn photos(&self) -> Result<Vec<PhotoRow>> {
-        let mut st = self.conn.prepare_cached(
+        let mut st = self.conn.prepare_cached(&format!(
             "SELECT f.id, f.library_id, f.path, f.size, f.mtime_ns, f.hash, c.width, c.height,
                     c.taken_at, c.format, c.phash, c.sharpness, c.exif_fields, c.captured_at,
                     c.camera
              FROM files f JOIN contents c ON c.hash = f.hash
-             WHERE f.status = 0 ORDER BY f.id",
-        )?;
+             WHERE f.status = {OK} ORDER BY f.id"
+        ))?;
         let rows = st.query_map([], |r| {
             Ok(PhotoRow {
                 key: r.get(0)?,
@@ -284,9 +282,9 @@ impl Catalog {
 
     /// Usable photos (status ok) per library id.
     pub fn photos_per_library(&self) -> Result<HashMap<i64, usize>> {
-        let mut st = self
-            .conn
-            .prepare_cached("SELECT library_id, COUNT(*) FROM files WHERE status = 0 GROUP BY 1")?;
+        let mut st = self.conn.prepare_cached(&format!(
+            "SELECT library_id, COUNT(*) FROM files WHERE status = {OK} GROUP BY 1"
+        ))?;
         let rows = st.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as usize)))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
@@ -351,8 +349,10 @@ impl Catalog {
         Ok(self
             .conn
             .query_row(
-                "SELECT e.vector FROM files f JOIN embeddings e ON e.hash = f.hash
-                 WHERE f.id = ?1 AND e.model = ?2 AND f.status = 0",
+                &format!(
+                    "SELECT e.vector FROM files f JOIN embeddings e ON e.hash = f.hash
+                     WHERE f.id = ?1 AND e.model = ?2 AND f.status = {OK}"
+                ),
                 params![key, model],
                 |r| r.get::<_, Vec<u8>>(0),
             )
@@ -362,10 +362,10 @@ impl Catalog {
 
     /// Call `f(key, vector)` for every indexed photo under `model` (used to rebuild an index).
     pub fn for_each_indexed(&self, model: &str, mut f: impl FnMut(i64, Vec<f32>)) -> Result<()> {
-        let mut st = self.conn.prepare(
+        let mut st = self.conn.prepare(&format!(
             "SELECT f.id, e.vector FROM files f JOIN embeddings e ON e.hash = f.hash
-             WHERE e.model = ?1 AND f.status = 0",
-        )?;
+             WHERE e.model = ?1 AND f.status = {OK}"
+        ))?;
         let mut rows = st.query([model])?;
         while let Some(r) = rows.next()? {
             let v: Vec<u8> = r.get(1)?;
@@ -377,8 +377,10 @@ impl Catalog {
     /// Number of photos indexed under `model`.
     pub fn indexed_count(&self, model: &str) -> Result<u64> {
         Ok(self.conn.query_row(
-            "SELECT COUNT(*) FROM files f JOIN embeddings e ON e.hash = f.hash
-             WHERE e.model = ?1 AND f.status = 0",
+            &format!(
+                "SELECT COUNT(*) FROM files f JOIN embeddings e ON e.hash = f.hash
+                 WHERE e.model = ?1 AND f.status = {OK}"
+            ),
             [model],
             |r| r.get::<_, i64>(0),
         )? as u64)
@@ -430,7 +432,7 @@ impl Catalog {
         let mut rows = st.query([])?;
         while let Some(r) = rows.next()? {
             let n = r.get::<_, i64>(1)? as u64;
-            match FileStatus::from_i64(r.get(0)?) {
+            match FileStatus::from_code(r.get(0)?) {
                 FileStatus::Ok => c.ok = n,
                 FileStatus::Failed => c.failed = n,
                 FileStatus::Unsupported => c.unsupported = n,
@@ -442,7 +444,7 @@ impl Catalog {
     /// Every failed or unsupported file with its reason, by path.
     pub fn failures(&self) -> Result<Vec<FileRow>> {
         let mut st = self.conn.prepare(&format!(
-            "SELECT {FILE_COLS} FROM files WHERE status != 0 ORDER BY path"
+            "SELECT {FILE_COLS} FROM files WHERE status != {OK} ORDER BY path"
         ))?;
         let rows = st.query_map([], row_to_file)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -455,12 +457,7 @@ impl Catalog {
              WHERE seq > ?1 AND (model IS NULL OR model = ?2) ORDER BY seq",
         )?;
         let rows = st.query_map(params![seq, model], |r| {
-            let op = if r.get::<_, i64>(1)? == 0 {
-                LogOp::Upsert
-            } else {
-                LogOp::Remove
-            };
-            Ok((r.get(0)?, op, r.get(2)?))
+            Ok((r.get(0)?, LogOp::from_code(r.get(1)?), r.get(2)?))
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
@@ -604,13 +601,13 @@ impl Catalog {
     /// before candidates were kept, or a kill between the index and the candidates' write):
     /// one `(file id, content)` each.
     pub fn unscanned(&self, model: &str) -> Result<Vec<(i64, ContentHash)>> {
-        let mut st = self.conn.prepare_cached(
+        let mut st = self.conn.prepare_cached(&format!(
             "SELECT MIN(f.id), f.hash FROM files f
-             WHERE f.status = 0 AND f.hash IS NOT NULL
+             WHERE f.status = {OK} AND f.hash IS NOT NULL
                AND f.hash IN (SELECT hash FROM embeddings WHERE model = ?1)
                AND f.hash NOT IN (SELECT hash FROM dup_candidates WHERE model = ?1)
-             GROUP BY f.hash",
-        )?;
+             GROUP BY f.hash"
+        ))?;
         let rows = st.query_map([model], |r| {
             Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
         })?;

@@ -157,10 +157,10 @@ pub(super) fn migrate(cat: &Catalog, path: &std::path::Path) -> Result<()> {
         None => cat.set_meta("schema_version", &SCHEMA_VERSION.to_string())?,
         Some(v) if v.parse::<i64>().ok() == Some(SCHEMA_VERSION) => {}
         Some(v) => {
-            return Err(crate::Error::Invalid(format!(
-                "catalog {} has schema version {v}, this build understands {SCHEMA_VERSION}",
-                path.display()
-            )));
+            return Err(crate::Error::CatalogVersion {
+                path: path.to_owned(),
+                what: format!("schema version {v}, this build understands {SCHEMA_VERSION}"),
+            });
         }
     }
     // Sharpness measured the earlier way (Laplacian variance, not divided by the luma
@@ -189,11 +189,13 @@ pub(super) fn migrate(cat: &Catalog, path: &std::path::Path) -> Result<()> {
 /// Errors: [`crate::Error::Invalid`] naming what is out of date.
 pub(super) fn check_current(cat: &Catalog, path: &std::path::Path) -> Result<()> {
     let stale = |what: &str| {
-        Err(crate::Error::Invalid(format!(
-            "catalog {} needs upgrading ({what}): open it once for writing (`likeness index` \
-             or the app) before reading it",
-            path.display()
-        )))
+        Err(crate::Error::CatalogVersion {
+            path: path.to_owned(),
+            what: format!(
+                "needs upgrading ({what}): open it once for writing (`likeness index` or the \
+                 app) before reading it"
+            ),
+        })
     };
     for (table, column, _) in ADDED_COLUMNS {
         let exists = cat

@@ -4,15 +4,9 @@ use std::path::Path;
 
 use rusqlite::{OptionalExtension, params};
 
-use crate::catalog::DUP_RECORD;
-use crate::catalog::encode_vector;
-use crate::catalog::now_s;
-use crate::catalog::path_str;
+use crate::catalog::{DUP_RECORD, encode_vector, now_s, path_str};
 use crate::error::Result;
-use crate::types::ContentHash;
-use crate::types::ContentMeta;
-use crate::types::FileStatus;
-use crate::types::LogOp;
+use crate::types::{ContentHash, ContentMeta, FileStatus, LogOp};
 
 /// Writes within one catalog transaction (see [`Catalog::write`]).
 pub struct Writer<'a> {
@@ -54,7 +48,7 @@ impl Writer<'_> {
                 facts.size as i64,
                 facts.mtime_ns,
                 hash.map(|h| &h[..]),
-                status.to_i64(),
+                status.code(),
                 reason,
                 now_s()
             ],
@@ -209,13 +203,9 @@ impl Writer<'_> {
 
     /// Append to the index log. `model`: the one index concerned, `None` for every index.
     pub fn log(&self, op: LogOp, key: i64, model: Option<&str>) -> Result<()> {
-        let op = match op {
-            LogOp::Upsert => 0,
-            LogOp::Remove => 1,
-        };
         self.tx.execute(
             "INSERT INTO index_log(op, key, model) VALUES (?1, ?2, ?3)",
-            params![op, key, model],
+            params![op.code(), key, model],
         )?;
         Ok(())
     }

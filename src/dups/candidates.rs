@@ -7,19 +7,12 @@ use std::collections::{HashMap, HashSet};
 use rayon::prelude::*;
 
 use crate::catalog::Catalog;
-use crate::catalog::schema::PAIR_FLOOR;
-use crate::catalog::schema::PAIR_PHASH_DISTANCE;
-use crate::catalog::schema::VERIFY_FLOOR;
-use crate::dups::DupOptions;
-use crate::dups::PAIR_LIMIT;
-use crate::dups::Tier;
-use crate::dups::VERIFY_LIMIT;
-use crate::dups::cosine;
+use crate::catalog::schema::{PAIR_FLOOR, PAIR_PHASH_DISTANCE, VERIFY_FLOOR};
+use crate::dups::{DupOptions, PAIR_LIMIT, Tier, VERIFY_LIMIT, cosine};
 use crate::error::Result;
 use crate::index::VectorIndex;
 use crate::index::phash::PhashIndex;
-use crate::media::phash::DIHEDRAL;
-use crate::media::phash::dihedral_distance;
+use crate::media::phash::{DIHEDRAL, dihedral_distance};
 use crate::media::verify::{Thumb, Verdict};
 use crate::types::{ContentHash, PhotoRow};
 

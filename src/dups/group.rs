@@ -4,23 +4,13 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::catalog::Catalog;
-use crate::dups::DupFile;
-use crate::dups::DupGroup;
-use crate::dups::DupOptions;
-use crate::dups::Tier;
-use crate::dups::candidates::Candidates;
-use crate::dups::candidates::Pair;
-use crate::dups::candidates::load_thumbs;
-use crate::dups::candidates::verify_pair;
-use crate::dups::cosine;
-use crate::dups::keeper::keeper_sorted;
-use crate::dups::keeper::lossless;
+use crate::dups::candidates::{Candidates, Pair, load_thumbs, verify_pair};
+use crate::dups::keeper::{keeper_sorted, lossless};
 use crate::dups::union_find::UnionFind;
+use crate::dups::{DupFile, DupGroup, DupOptions, Relation, Tier, cosine};
 use crate::error::Result;
 use crate::index::VectorIndex;
-use crate::media::phash::DIHEDRAL;
-use crate::media::phash::dihedral_distance;
-use crate::media::phash::inverse_view;
+use crate::media::phash::{dihedral_distance, inverse_view};
 use crate::media::verify::Thumb;
 use crate::types::{ContentHash, PhotoRow};
 
@@ -413,9 +403,9 @@ fn keeper_order_of(
 
 /// The relation of a member to its keeper, from the link between them (`view`: the dihedral
 /// view of the keeper that gives the member).
-pub(super) fn relation(tier: Tier, link: &Link, keeper_is_a: bool) -> String {
+pub(super) fn relation(tier: Tier, link: &Link, keeper_is_a: bool) -> Relation {
     match tier {
-        Tier::Exact => "exact copy".into(),
+        Tier::Exact => Relation::ExactCopy,
         Tier::Same => {
             let v = link.pair.verdict;
             let view = v.map_or(0, |v| {
@@ -426,21 +416,21 @@ pub(super) fn relation(tier: Tier, link: &Link, keeper_is_a: bool) -> String {
                 }
             });
             if view != 0 {
-                DIHEDRAL[view as usize].into()
+                Relation::Turned(view)
             } else if v.is_some_and(|v| v.scale < 0.93) {
-                "cropped".into()
+                Relation::Cropped
             } else {
-                "same picture".into()
+                Relation::SamePicture
             }
         }
         Tier::Near => {
             if link.pair.verdict.is_some_and(|v| v.static_scene()) {
-                "second shot".into()
+                Relation::SecondShot
             } else {
-                "burst shot".into()
+                Relation::BurstShot
             }
         }
-        Tier::Similar => "looks alike".into(),
+        Tier::Similar => Relation::LooksAlike,
     }
 }
 
@@ -465,7 +455,7 @@ pub(super) fn build_group(
     let keeper = &photos[keeper_files[0]];
     let mut files: Vec<DupFile> = Vec::new();
     let mut tier = Tier::Exact;
-    let file = |m: usize, similarity, phash: Option<u32>, t: Tier, agreement, rel: String| {
+    let file = |m: usize, similarity, phash: Option<u32>, t: Tier, agreement, rel: Relation| {
         let p = &photos[m];
         let is_ref = reference.contains(&p.library_id);
         DupFile {
@@ -480,14 +470,18 @@ pub(super) fn build_group(
             phash_distance: phash,
             agreement,
             tier: t,
-            proposed: rel != "keeper" && t.proposed() && !is_ref,
+            proposed: rel != Relation::Keeper && t.proposed() && !is_ref,
             relation: rel,
             reference: is_ref,
         }
     };
     for (i, &f) in keeper_files.iter().enumerate() {
-        let rel = if i == 0 { "keeper" } else { "exact copy" };
-        files.push(file(f, 1.0, Some(0), Tier::Exact, None, rel.into()));
+        let rel = if i == 0 {
+            Relation::Keeper
+        } else {
+            Relation::ExactCopy
+        };
+        files.push(file(f, 1.0, Some(0), Tier::Exact, None, rel));
     }
     let keeper_vec = index.vector(keeper.key);
     for &(c, link) in &members[1..] {
@@ -503,7 +497,7 @@ pub(super) fn build_group(
             };
             let d = dihedral_distance(&keeper.phash, &p.phash).map(|(b, _)| b);
             let agreement = link.pair.verdict.map(|v| v.agree);
-            files.push(file(f, cos, d, link.tier, agreement, rel.clone()));
+            files.push(file(f, cos, d, link.tier, agreement, rel));
         }
     }
     let min_similarity = files.iter().map(|f| f.similarity).fold(1.0, f32::min);

@@ -30,6 +30,7 @@ use std::path::PathBuf;
 use crate::catalog::Catalog;
 use crate::error::Result;
 use crate::index::VectorIndex;
+use crate::media::phash::DIHEDRAL;
 use crate::types::ContentHash;
 
 mod candidates;
@@ -77,6 +78,56 @@ impl Tier {
     /// by default: exact copies and verified same pictures only.
     pub fn proposed(self) -> bool {
         self <= Tier::Same
+    }
+}
+
+/// How a member of a group relates to its keeper, from its own link to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Relation {
+    /// The suggested keeper itself.
+    Keeper,
+    /// The same bytes.
+    ExactCopy,
+    /// The same picture in another dihedral view (index into [`DIHEDRAL`], 1..=7): rotated,
+    /// mirrored or flipped.
+    Turned(u8),
+    /// The same picture, cropped (scale < 0.93 of the keeper's).
+    Cropped,
+    /// The same picture otherwise edited (re-encoded, resized, colour-adjusted, captioned...).
+    SamePicture,
+    /// A second shot of a static scene (near-duplicate by alignment).
+    SecondShot,
+    /// A shot of the same burst (near-duplicate by capture times and camera).
+    BurstShot,
+    /// Only looks alike (similar tier).
+    LooksAlike,
+}
+
+impl Relation {
+    /// The relation in words, as the app, the CLI and `--json` print it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Relation::Keeper => "keeper",
+            Relation::ExactCopy => "exact copy",
+            Relation::Turned(view) => DIHEDRAL.get(view as usize).copied().unwrap_or("turned"),
+            Relation::Cropped => "cropped",
+            Relation::SamePicture => "same picture",
+            Relation::SecondShot => "second shot",
+            Relation::BurstShot => "burst shot",
+            Relation::LooksAlike => "looks alike",
+        }
+    }
+}
+
+impl std::fmt::Display for Relation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl serde::Serialize for Relation {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
     }
 }
 
@@ -141,9 +192,8 @@ pub struct DupFile {
     pub agreement: Option<f32>,
     /// Tier of this file's own link to the keeper (`Exact` for the keeper and its copies).
     pub tier: Tier,
-    /// How this file relates to the keeper: "keeper", "exact copy", "rotated 90° clockwise",
-    /// "cropped", "same picture", "burst shot", "second shot", "looks alike".
-    pub relation: String,
+    /// How this file relates to the keeper (serialised as its sentence, e.g. "exact copy").
+    pub relation: Relation,
     /// Proposed for the trash by default: an exact copy or a verified same picture of the
     /// keeper, not in a reference folder.
     pub proposed: bool,

@@ -4,12 +4,8 @@ use std::collections::HashSet;
 
 use super::*;
 use crate::dups::candidates::Pair;
-use crate::dups::group::Capture;
-use crate::dups::group::exif_seconds;
-use crate::dups::group::link_tier;
-use crate::dups::keeper::KeepRule;
-use crate::dups::keeper::KeeperOrder;
-use crate::dups::keeper::keeper_sorted;
+use crate::dups::group::{Capture, exif_seconds, link_tier};
+use crate::dups::keeper::{KeepRule, KeeperOrder, keeper_sorted};
 use crate::media::verify::Verdict;
 use crate::types::PhotoRow;
 
@@ -202,4 +198,15 @@ fn keeper_rules_and_formats_reorder() {
     all.sort_by_key(|r| r.name());
     all.dedup();
     assert_eq!(all.len(), 8);
+}
+
+#[test]
+fn relations_serialise_as_their_sentences() {
+    let json = |r: Relation| serde_json::to_string(&r).unwrap();
+    assert_eq!(json(Relation::Keeper), r#""keeper""#);
+    assert_eq!(json(Relation::ExactCopy), r#""exact copy""#);
+    assert_eq!(json(Relation::Turned(1)), r#""rotated 90° clockwise""#);
+    assert_eq!(json(Relation::Turned(4)), r#""mirrored""#);
+    assert_eq!(json(Relation::Cropped), r#""cropped""#);
+    assert_eq!(Relation::BurstShot.to_string(), "burst shot");
 }

@@ -7,13 +7,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use crate::catalog::FileFacts;
-use crate::engine::Engine;
-use crate::engine::pipeline::Done;
-use crate::engine::pipeline::RunState;
-use crate::engine::pipeline::StageClock;
-use crate::engine::pipeline::WorkItem;
-use crate::engine::read;
+use crate::engine::pipeline::{Done, RunState, StageClock, WorkItem};
 use crate::engine::report::FileOutcome;
+use crate::engine::{Engine, read};
 use crate::error::Result;
 use crate::types::{ContentHash, FileStatus, LogOp};
 
@@ -42,7 +38,7 @@ impl Engine {
     /// The catalog half of [`Engine::commit`]: one transaction for the whole batch, with an
     /// `index_log` row per change to the indexed keys.
     fn write_batch(&mut self, batch: &[Done], run: &mut RunState<'_>) -> Result<Written> {
-        let model = self.model_id.clone();
+        let model = self.read.model_id.clone();
         let model = model.as_str();
         let RunState {
             moved_from,
@@ -55,7 +51,7 @@ impl Engine {
         for d in batch.iter() {
             if let Done::Reuse(_, h) = d
                 && !reuse_vecs.contains_key(h)
-                && let Some(v) = self.catalog.embedding(model, h)?
+                && let Some(v) = self.read.catalog.embedding(model, h)?
             {
                 reuse_vecs.insert(*h, v);
             }
@@ -64,7 +60,7 @@ impl Engine {
         // Contents entering the index: their duplicate candidates are looked up after insertion.
         let mut entering: Vec<ContentHash> = Vec::new();
         let mut outcomes: Vec<(PathBuf, FileOutcome)> = Vec::new();
-        self.catalog.write(|w| {
+        self.read.catalog.write(|w| {
             for d in batch.iter() {
                 match d {
                     Done::Touch(item) => {
@@ -174,7 +170,7 @@ impl Engine {
                     }
                 }
             }
-            index.mark_applied(self.catalog.log_head()?);
+            index.mark_applied(self.read.catalog.log_head()?);
         }
         if let Some(ph) = &mut self.phash_index {
             for id in removed {
@@ -200,7 +196,7 @@ impl Engine {
         }
         if self.phash_index.is_none() {
             let t = Instant::now();
-            let ix = crate::index::phash::PhashIndex::from_photos(&self.catalog.photos()?)?;
+            let ix = crate::index::phash::PhashIndex::from_photos(&self.read.catalog.photos()?)?;
             tracing::info!(
                 "pHash index of {} photos built in {:?}",
                 ix.len(),
@@ -209,8 +205,14 @@ impl Engine {
             self.phash_index = Some(ix);
         }
         let phashes = self.phash_index.as_mut().expect("built above");
-        let index = read(&self.index);
-        crate::dups::store_candidates(&mut self.catalog, &index, phashes, &self.model_id, entering)
+        let index = read(&self.read.index);
+        crate::dups::store_candidates(
+            &mut self.read.catalog,
+            &index,
+            phashes,
+            &self.read.model_id,
+            entering,
+        )
     }
 
     /// Look up and store the duplicate candidates of indexed photos that have none (indexed
@@ -221,14 +223,14 @@ impl Engine {
     /// Errors: the catalog cannot be read or written, or a query fails.
     pub fn store_missing_candidates(&mut self, cancel: &AtomicBool) -> Result<usize> {
         self.check_writable()?;
-        let missing = self.catalog.unscanned(&self.model_id)?;
+        let missing = self.read.catalog.unscanned(&self.read.model_id)?;
         let mut done = 0;
         for chunk in missing.chunks(1024) {
             if cancel.load(Ordering::Relaxed) {
                 break;
             }
             let vectors: Vec<(i64, ContentHash, Vec<f32>)> = {
-                let index = read(&self.index);
+                let index = read(&self.read.index);
                 chunk
                     .iter()
                     .filter_map(|&(k, h)| Some((k, h, index.vector(k)?)))

@@ -5,9 +5,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::catalog::Catalog;
+use crate::engine::search::ReadSide;
 use crate::error::{Error, Result, io_err};
 use crate::index::{OpenReport, VectorIndex};
-use crate::model::{Embedder, Model};
+use crate::model::{Embed, Embedder, Model};
 
 mod commit;
 mod config;
@@ -15,6 +16,8 @@ mod pipeline;
 mod report;
 mod scan;
 mod search;
+#[cfg(test)]
+mod tests;
 mod trash;
 
 pub use config::{EngineConfig, default_data_dir};
@@ -24,12 +27,8 @@ pub use search::{Neighbor, QueryResult, Searcher, SimilarOptions};
 /// The engine. Owns the catalog, the HNSW index of the selected model, and (lazily) the
 /// ONNX Runtime session.
 pub struct Engine {
-    cfg: EngineConfig,
-    catalog: Catalog,
-    model: Model,
-    model_id: String,
-    index: SharedIndex,
-    embedder: Option<Embedder>,
+    /// Settings, catalog (the writing connection), model, index and embedder.
+    read: ReadSide,
     /// The photos' pHashes for duplicate candidates at insert time: built from the catalog
     /// when first needed, kept up to date by indexing (removed photos may linger: a candidate
     /// is scored from the catalog, so a stale one costs nothing but a lookup).
@@ -93,12 +92,14 @@ impl Engine {
             catalog.index_saved(&index.name(), seq)?;
         }
         Ok(Engine {
-            cfg,
-            catalog,
-            model,
-            model_id,
-            index: Arc::new(RwLock::new(index)),
-            embedder: None,
+            read: ReadSide {
+                cfg,
+                catalog,
+                model,
+                model_id,
+                index: Arc::new(RwLock::new(index)),
+                embedder: None,
+            },
             phash_index: None,
             open_report,
             _writer_lock: writer_lock,
@@ -112,33 +113,38 @@ impl Engine {
 
     /// The selected model.
     pub fn model(&self) -> &Model {
-        &self.model
+        &self.read.model
     }
 
     /// The model's index id (`<name>-<sha256 prefix>`).
     pub fn model_id(&self) -> &str {
-        &self.model_id
+        &self.read.model_id
     }
 
     /// The catalog (read access).
     pub fn catalog(&self) -> &Catalog {
-        &self.catalog
+        &self.read.catalog
     }
 
     /// Duplicate groups of the library (see [`crate::dups`]).
     ///
     /// Errors: the catalog cannot be read.
     pub fn duplicates(&self, opts: &crate::dups::DupOptions) -> Result<Vec<crate::dups::DupGroup>> {
-        crate::dups::find_duplicates(&self.catalog, &read(&self.index), &self.model_id, opts)
+        crate::dups::find_duplicates(
+            &self.read.catalog,
+            &read(&self.read.index),
+            &self.read.model_id,
+            opts,
+        )
     }
 
     /// The HNSW index (read access; holds a read lock while the guard lives).
     pub fn vector_index(&self) -> RwLockReadGuard<'_, VectorIndex> {
-        read(&self.index)
+        read(&self.read.index)
     }
 
     fn index_mut(&self) -> RwLockWriteGuard<'_, VectorIndex> {
-        write(&self.index)
+        write(&self.read.index)
     }
 
     /// A [`Searcher`] over this engine's index and catalog (its own catalog connection), for
@@ -147,48 +153,54 @@ impl Engine {
     /// Errors: the catalog cannot be opened.
     pub fn searcher(&self) -> Result<Searcher> {
         Ok(Searcher {
-            cfg: self.cfg.clone(),
-            catalog: if self.cfg.read_only {
-                Catalog::open_read_only(self.catalog.path())?
-            } else {
-                Catalog::open(self.catalog.path())?
+            read: ReadSide {
+                cfg: self.read.cfg.clone(),
+                catalog: if self.read.cfg.read_only {
+                    Catalog::open_read_only(self.read.catalog.path())?
+                } else {
+                    Catalog::open(self.read.catalog.path())?
+                },
+                model: self.read.model.clone(),
+                model_id: self.read.model_id.clone(),
+                index: Arc::clone(&self.read.index),
+                embedder: None,
             },
-            model: self.model.clone(),
-            model_id: self.model_id.clone(),
-            index: Arc::clone(&self.index),
-            embedder: None,
             dup_candidates: None,
         })
     }
 
     /// The configuration.
     pub fn config(&self) -> &EngineConfig {
-        &self.cfg
+        &self.read.cfg
     }
 
     /// Save the index atomically and let the catalog drop the log entries it now contains.
     fn save_index(&mut self) -> Result<()> {
         let mut index = self.index_mut();
         let seq = index.save()?;
-        self.catalog.index_saved(&index.name(), seq)
+        self.read.catalog.index_saved(&index.name(), seq)
     }
 
     fn check_writable(&self) -> Result<()> {
-        if self.cfg.read_only {
-            return Err(Error::Invalid(
-                "this engine was opened read-only (queries only)".into(),
-            ));
+        if self.read.cfg.read_only {
+            return Err(Error::ReadOnly);
         }
         Ok(())
     }
 
-    /// Images per inference batch for later runs.
-    pub fn set_batch_size(&mut self, n: usize) {
-        self.cfg.batch_size = n.max(1);
+    /// Use `embedder` instead of loading the model into ONNX Runtime (which then never loads).
+    /// Its descriptors must have the model's dimension ([`crate::model::OutputSpec::dim`]).
+    pub fn set_embedder(&mut self, embedder: Box<dyn Embed>) {
+        self.read.embedder = Some(embedder);
     }
 
-    fn embedder(&mut self) -> Result<&mut Embedder> {
-        load_embedder(&mut self.embedder, &self.model, &self.cfg)
+    /// Images per inference batch for later runs.
+    pub fn set_batch_size(&mut self, n: usize) {
+        self.read.cfg.batch_size = n.max(1);
+    }
+
+    fn embedder(&mut self) -> Result<&mut dyn Embed> {
+        load_embedder(&mut self.read.embedder, &self.read.model, &self.read.cfg)
     }
 
     /// Add `dir` as a library (canonical path). Errors if it is not a readable directory.
@@ -198,9 +210,9 @@ impl Engine {
             .canonicalize()
             .map_err(|e| Error::Invalid(format!("{}: {e}", dir.display())))?;
         if !canon.is_dir() {
-            return Err(Error::Invalid(format!("{} is not a folder", dir.display())));
+            return Err(Error::NotAFolder(dir.to_owned()));
         }
-        self.catalog.add_library(&canon)?;
+        self.read.catalog.add_library(&canon)?;
         Ok(canon)
     }
 
@@ -212,12 +224,13 @@ impl Engine {
         self.check_writable()?;
         let canon = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
         let lib = self
+            .read
             .catalog
             .libraries()?
             .into_iter()
             .find(|l| l.path == canon)
-            .ok_or_else(|| Error::Invalid(format!("{} is not a library", dir.display())))?;
-        self.catalog.set_reference(lib.id, reference)
+            .ok_or_else(|| Error::NotALibrary(dir.to_owned()))?;
+        self.read.catalog.set_reference(lib.id, reference)
     }
 
     /// Remove a library; its photos leave the catalog and the index.
@@ -225,21 +238,22 @@ impl Engine {
         self.check_writable()?;
         let canon = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
         let lib = self
+            .read
             .catalog
             .libraries()?
             .into_iter()
             .find(|l| l.path == canon)
-            .ok_or_else(|| Error::Invalid(format!("{} is not a library", dir.display())))?;
-        let removed = self.catalog.remove_library(lib.id)?;
+            .ok_or_else(|| Error::NotALibrary(dir.to_owned()))?;
+        let removed = self.read.catalog.remove_library(lib.id)?;
         {
             let mut index = self.index_mut();
             for key in &removed {
                 index.remove(*key)?;
             }
-            index.mark_applied(self.catalog.log_head()?);
+            index.mark_applied(self.read.catalog.log_head()?);
         }
         self.save_index()?;
-        self.catalog.collect_garbage()?;
+        self.read.catalog.collect_garbage()?;
         Ok(removed.len())
     }
 }
@@ -257,17 +271,20 @@ fn write(index: &SharedIndex) -> RwLockWriteGuard<'_, VectorIndex> {
     index.write().unwrap_or_else(|e| e.into_inner())
 }
 
+/// The embedder in `slot`, loading ONNX Runtime and the model into it first if it is empty.
+///
+/// Errors: ONNX Runtime or the model cannot be loaded.
 fn load_embedder<'a>(
-    slot: &'a mut Option<Embedder>,
+    slot: &'a mut Option<Box<dyn Embed>>,
     model: &Model,
     cfg: &EngineConfig,
-) -> Result<&'a mut Embedder> {
+) -> Result<&'a mut dyn Embed> {
     if slot.is_none() {
-        *slot = Some(Embedder::new(
+        *slot = Some(Box::new(Embedder::new(
             model,
             cfg.inference_threads,
             Some(&cfg.data_dir),
-        )?);
+        )?));
     }
-    Ok(slot.as_mut().expect("just set"))
+    Ok(slot.as_deref_mut().expect("just set"))
 }

@@ -9,20 +9,15 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel as chan;
 
-use crate::engine::Engine;
-use crate::engine::load_embedder;
-use crate::engine::report::IndexReport;
-use crate::engine::report::ProgressSink;
-use crate::engine::report::StageTimes;
+use crate::engine::report::{IndexReport, ProgressSink, StageTimes};
 use crate::engine::scan::Scan;
+use crate::engine::{Engine, load_embedder};
 use crate::error::{Error, Result};
 use crate::media::decode::{self, DecodeError, DecodeLimits, PathKind};
 use crate::media::phash::perceptual_hash;
-use crate::model::Embedder;
-use crate::model::InputSpec;
 use crate::model::preprocess::Preprocessor;
-use crate::types::Library;
-use crate::types::{ContentHash, ContentMeta, FileRow, FileStatus};
+use crate::model::{Embed, InputSpec};
+use crate::types::{ContentHash, ContentMeta, FileRow, FileStatus, Library};
 
 /// Work for the decode threads.
 pub(super) struct WorkItem {
@@ -118,7 +113,7 @@ impl Engine {
         for d in dirs {
             self.add_library(d)?;
         }
-        let libs = self.catalog.libraries()?;
+        let libs = self.read.catalog.libraries()?;
         let libs: Vec<_> = if dirs.is_empty() {
             libs
         } else {
@@ -142,6 +137,7 @@ impl Engine {
         progress: &dyn ProgressSink,
     ) -> Result<IndexReport> {
         let libs: Vec<_> = self
+            .read
             .catalog
             .libraries()?
             .into_iter()
@@ -164,7 +160,7 @@ impl Engine {
         let mut report = IndexReport::default();
         // Contents indexed by a version that derived less (no verification thumbnail) count as
         // new: decoded and embedded again, once.
-        let embedded = self.catalog.complete_hashes(&self.model_id)?;
+        let embedded = self.read.catalog.complete_hashes(&self.read.model_id)?;
 
         // 1. Scan.
         let Scan { work, vanished } = self.scan(&libs, scopes, &embedded, cancel, &mut report)?;
@@ -209,16 +205,16 @@ impl Engine {
         clock: &StageClock,
         cancel: &AtomicBool,
     ) -> Result<()> {
-        let threads = self.cfg.threads.max(1);
-        let batch_size = self.cfg.batch_size.max(1);
-        let limits = self.cfg.limits;
-        let input = self.model.manifest.input.clone();
+        let threads = self.read.cfg.threads.max(1);
+        let batch_size = self.read.cfg.batch_size.max(1);
+        let limits = self.read.cfg.limits;
+        let input = self.read.model.manifest.input.clone();
         // Any photo may turn out to need inference (new or changed bytes are only known after
         // hashing); only a run of unsupported files alone skips loading the model. The inference
         // thread loads it (~0.1 s) while the decode threads start.
         let needs_model = work.iter().any(|w| w.kind == PathKind::Image);
-        let mut embedder = self.embedder.take();
-        let (model, cfg) = (self.model.clone(), self.cfg.clone());
+        let mut embedder = self.read.embedder.take();
+        let (model, cfg) = (self.read.model.clone(), self.read.cfg.clone());
         let (work_tx, work_rx) = chan::unbounded::<WorkItem>();
         let (pend_tx, pend_rx) = chan::bounded::<Pending>(batch_size * 2);
         let (done_tx, done_rx) = chan::bounded::<Done>(256);
@@ -264,7 +260,7 @@ impl Engine {
             drop(done_tx);
             self.write_results(&done_rx, run, clock)
         });
-        self.embedder = embedder;
+        self.read.embedder = embedder;
         if let Some(e) = infer_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
             return Err(e);
         }
@@ -313,7 +309,7 @@ impl Engine {
             .map(|r| r.id)
             .filter(|id| !claimed.contains(id))
             .collect();
-        self.catalog.write(|w| {
+        self.read.catalog.write(|w| {
             for id in &gone {
                 w.delete_file(*id)?;
             }
@@ -324,10 +320,10 @@ impl Engine {
             for id in &gone {
                 index.remove(*id)?;
             }
-            index.mark_applied(self.catalog.log_head()?);
+            index.mark_applied(self.read.catalog.log_head()?);
         }
         report.removed = gone.len() as u64;
-        self.catalog.collect_garbage()?;
+        self.read.catalog.collect_garbage()?;
         let backfilled = self.store_missing_candidates(cancel)?;
         if backfilled > 0 {
             tracing::info!("duplicate candidates looked up for {backfilled} older photos");
@@ -386,7 +382,7 @@ fn decode_loop(
 ///
 /// Errors: inference failed.
 fn inference_loop(
-    embedder: &mut Embedder,
+    embedder: &mut dyn Embed,
     pend_rx: &chan::Receiver<Pending>,
     done_tx: &chan::Sender<Done>,
     batch_size: usize,

@@ -10,10 +10,7 @@ use crate::engine::pipeline::WorkItem;
 use crate::engine::report::IndexReport;
 use crate::error::Result;
 use crate::media::decode::{self, PathKind};
-use crate::types::ContentHash;
-use crate::types::FileRow;
-use crate::types::FileStatus;
-use crate::types::Library;
+use crate::types::{ContentHash, FileRow, FileStatus, Library};
 
 /// A dot-file or a file inside a dot-folder below `root` (editors' and copiers' temporary
 /// files, `.thumbnails`, `.git`): never indexed.
@@ -72,7 +69,7 @@ impl Engine {
                     .cloned()
                     .collect(),
             };
-            let mut existing = self.catalog.files_of_library(lib.id)?;
+            let mut existing = self.read.catalog.files_of_library(lib.id)?;
             if scopes.is_some() {
                 existing.retain(|p, _| roots.iter().any(|r| p.starts_with(r)));
             }

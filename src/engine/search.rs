@@ -2,19 +2,16 @@
 //! duplicate grouping, for an [`Engine`](super::Engine) and its [`Searcher`]s.
 
 use std::path::PathBuf;
-use std::sync::{Arc, RwLockReadGuard};
+use std::sync::RwLockReadGuard;
 
 use crate::catalog::Catalog;
-use crate::engine::Engine;
-use crate::engine::SharedIndex;
 use crate::engine::config::EngineConfig;
-use crate::engine::load_embedder;
-use crate::engine::{read, write};
+use crate::engine::{Engine, SharedIndex, load_embedder, read, write};
 use crate::error::{Error, Result};
 use crate::index::VectorIndex;
-use crate::media::decode::{self};
+use crate::media::decode;
 use crate::model::preprocess::Preprocessor;
-use crate::model::{Embedder, Model};
+use crate::model::{Embed, Model};
 
 /// One neighbour of a query.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -69,7 +66,7 @@ impl Engine {
     ///
     /// Errors: ONNX Runtime or the model cannot be loaded, or inference fails.
     pub fn embed_files(&mut self, paths: &[PathBuf]) -> Result<Vec<Result<Vec<f32>, String>>> {
-        let (model, cfg) = (self.model.clone(), self.cfg.clone());
+        let (model, cfg) = (self.read.model.clone(), self.read.cfg.clone());
         embed_files(&model, &cfg, self.embedder()?, paths)
     }
 
@@ -83,14 +80,35 @@ impl Engine {
         queries: &[PathBuf],
         opts: SimilarOptions,
     ) -> Result<Vec<QueryResult>> {
-        let (model, cfg) = (self.model.clone(), self.cfg.clone());
-        let index = Arc::clone(&self.index);
-        let model_id = self.model_id.clone();
-        let catalog = &self.catalog;
+        self.read.similar(queries, opts)
+    }
+}
+
+/// What an [`Engine`] and its [`Searcher`]s both hold to answer queries: settings, a catalog
+/// connection of their own, the model, the shared HNSW index and (loaded on first need) an
+/// embedder for images outside the library.
+pub(super) struct ReadSide {
+    pub(super) cfg: EngineConfig,
+    pub(super) catalog: Catalog,
+    pub(super) model: Model,
+    pub(super) model_id: String,
+    pub(super) index: SharedIndex,
+    pub(super) embedder: Option<Box<dyn Embed>>,
+}
+
+impl ReadSide {
+    /// See [`Engine::similar`].
+    fn similar(&mut self, queries: &[PathBuf], opts: SimilarOptions) -> Result<Vec<QueryResult>> {
+        let (model, cfg) = (&self.model, &self.cfg);
         let embedder = &mut self.embedder;
-        similar(catalog, &index, &model_id, queries, opts, |paths| {
-            embed_files(&model, &cfg, load_embedder(embedder, &model, &cfg)?, paths)
-        })
+        similar(
+            &self.catalog,
+            &self.index,
+            &self.model_id,
+            queries,
+            opts,
+            |paths| embed_files(model, cfg, load_embedder(embedder, model, cfg)?, paths),
+        )
     }
 }
 
@@ -99,12 +117,7 @@ impl Engine {
 /// catalog connection (SQLite WAL: readers never block the writer) and, when a query image is
 /// not in the library, its own ONNX Runtime session.
 pub struct Searcher {
-    pub(super) cfg: EngineConfig,
-    pub(super) catalog: Catalog,
-    pub(super) model: Model,
-    pub(super) model_id: String,
-    pub(super) index: SharedIndex,
-    pub(super) embedder: Option<Embedder>,
+    pub(super) read: ReadSide,
     /// Duplicate candidates of the last grouping and the catalog's data version they were
     /// read at: a threshold change regroups from them.
     pub(super) dup_candidates: Option<(i64, crate::dups::Candidates)>,
@@ -117,16 +130,7 @@ impl Searcher {
         queries: &[PathBuf],
         opts: SimilarOptions,
     ) -> Result<Vec<QueryResult>> {
-        let (model, cfg) = (&self.model, &self.cfg);
-        let embedder = &mut self.embedder;
-        similar(
-            &self.catalog,
-            &self.index,
-            &self.model_id,
-            queries,
-            opts,
-            |paths| embed_files(model, cfg, load_embedder(embedder, model, cfg)?, paths),
-        )
+        self.read.similar(queries, opts)
     }
 
     /// Duplicate groups of the library (see [`crate::dups`]). The candidate pairs are kept
@@ -139,46 +143,51 @@ impl Searcher {
         &mut self,
         opts: &crate::dups::DupOptions,
     ) -> Result<Vec<crate::dups::DupGroup>> {
-        let version = self.catalog.data_version()?;
-        let index = read(&self.index);
+        let version = self.read.catalog.data_version()?;
+        let index = read(&self.read.index);
         let fresh = self
             .dup_candidates
             .as_ref()
             .is_some_and(|(v, c)| *v == version && c.covers(opts));
         if !fresh {
             self.dup_candidates = None; // free the old ones first
-            let c = crate::dups::Candidates::collect(&self.catalog, &index, &self.model_id, opts)?;
+            let c = crate::dups::Candidates::collect(
+                &self.read.catalog,
+                &index,
+                &self.read.model_id,
+                opts,
+            )?;
             self.dup_candidates = Some((version, c));
         }
         let (_, c) = self.dup_candidates.as_ref().expect("set above");
-        crate::dups::group(c, &self.catalog, &index, opts)
+        crate::dups::group(c, &self.read.catalog, &index, opts)
     }
 
     /// The catalog (this searcher's read connection).
     pub fn catalog(&self) -> &Catalog {
-        &self.catalog
+        &self.read.catalog
     }
 
     /// The model's index id (`<name>-<sha256 prefix>`).
     pub fn model_id(&self) -> &str {
-        &self.model_id
+        &self.read.model_id
     }
 
     /// The model (its manifest: name, licence, provenance).
     pub fn model(&self) -> &Model {
-        &self.model
+        &self.read.model
     }
 
     /// The HNSW index (read lock while the guard lives).
     pub fn vector_index(&self) -> RwLockReadGuard<'_, VectorIndex> {
-        read(&self.index)
+        read(&self.read.index)
     }
 }
 
 fn embed_files(
     model: &Model,
     cfg: &EngineConfig,
-    embedder: &mut Embedder,
+    embedder: &mut dyn Embed,
     paths: &[PathBuf],
 ) -> Result<Vec<Result<Vec<f32>, String>>> {
     use rayon::prelude::*;

@@ -20,6 +20,7 @@ impl Engine {
     pub fn trash(&mut self, paths: &[PathBuf]) -> Result<i64> {
         self.check_writable()?;
         let reference: HashSet<i64> = self
+            .read
             .catalog
             .libraries()?
             .into_iter()
@@ -30,7 +31,7 @@ impl Engine {
         let mut done: Vec<(PathBuf, Option<FileRow>)> = Vec::new();
         for p in paths {
             let abs = p.canonicalize().unwrap_or_else(|_| p.clone());
-            let row = self.catalog.file_by_path(&abs)?;
+            let row = self.read.catalog.file_by_path(&abs)?;
             if row
                 .as_ref()
                 .is_some_and(|r| reference.contains(&r.library_id))
@@ -43,7 +44,7 @@ impl Engine {
                 Err(e) => failed.push(format!("{}: {e}", abs.display())),
             }
         }
-        let batch = self.catalog.write(|w| {
+        let batch = self.read.catalog.write(|w| {
             let batch = w.next_trash_batch()?;
             for (path, row) in &done {
                 w.log_trashed(batch, path, row.as_ref().and_then(|r| r.hash.as_ref()))?;
@@ -60,11 +61,11 @@ impl Engine {
                     index.remove(r.id)?;
                 }
             }
-            index.mark_applied(self.catalog.log_head()?);
+            index.mark_applied(self.read.catalog.log_head()?);
         }
         self.save_index()?;
         if !failed.is_empty() {
-            return Err(Error::Invalid(format!(
+            return Err(Error::Trash(format!(
                 "could not move to the trash: {}",
                 failed.join("; ")
             )));
@@ -80,13 +81,14 @@ impl Engine {
         self.check_writable()?;
         let hash = |p: &Path| -> Result<ContentHash> {
             let abs = p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
-            self.catalog
+            self.read
+                .catalog
                 .file_by_path(&abs)?
                 .and_then(|r| r.hash)
                 .ok_or_else(|| Error::Invalid(format!("{} is not an indexed photo", p.display())))
         };
         let (ha, hb) = (hash(a)?, hash(b)?);
-        self.catalog.write(|w| w.put_not_duplicate(&ha, &hb))
+        self.read.catalog.write(|w| w.put_not_duplicate(&ha, &hb))
     }
 
     /// Undo the most recent trash batch: restore its files from the OS trash to where they
@@ -98,11 +100,11 @@ impl Engine {
     /// Finder's trash).
     pub fn undo_trash(&mut self, cancel: &AtomicBool) -> Result<Vec<PathBuf>> {
         self.check_writable()?;
-        let Some((batch, paths)) = self.catalog.last_trash_batch()? else {
+        let Some((batch, paths)) = self.read.catalog.last_trash_batch()? else {
             return Ok(Vec::new());
         };
         restore_from_trash(&paths)?;
-        self.catalog.write(|w| {
+        self.read.catalog.write(|w| {
             for p in &paths {
                 w.mark_restored(batch, p)?;
             }
@@ -124,7 +126,7 @@ impl Engine {
     )
 ))]
 pub(super) fn restore_from_trash(paths: &[PathBuf]) -> Result<()> {
-    let trash_err = |e: trash::Error| Error::Invalid(format!("the system trash: {e}"));
+    let trash_err = |e: trash::Error| Error::Trash(format!("the system trash: {e}"));
     let wanted: HashSet<&PathBuf> = paths.iter().collect();
     let mut newest: HashMap<PathBuf, trash::TrashItem> = HashMap::new();
     for item in trash::os_limited::list().map_err(trash_err)? {
@@ -145,7 +147,7 @@ pub(super) fn restore_from_trash(paths: &[PathBuf]) -> Result<()> {
             .filter(|p| !newest.contains_key(*p))
             .map(|p| p.display().to_string())
             .collect();
-        return Err(Error::Invalid(format!(
+        return Err(Error::Trash(format!(
             "not in the system trash any more (emptied?): {}",
             missing.join(", ")
         )));
@@ -163,7 +165,7 @@ pub(super) fn restore_from_trash(paths: &[PathBuf]) -> Result<()> {
     )
 )))]
 pub(super) fn restore_from_trash(_paths: &[PathBuf]) -> Result<()> {
-    Err(Error::Invalid(
+    Err(Error::Trash(
         "restoring from the trash is not available on this system: use the Finder's Put Back"
             .into(),
     ))

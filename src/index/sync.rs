@@ -8,12 +8,7 @@ use usearch::{Index, MetricKind};
 
 use crate::catalog::Catalog;
 use crate::error::{Result, io_err};
-use crate::index::hnsw::HnswParams;
-use crate::index::hnsw::OpenReport;
-use crate::index::hnsw::Quantization;
-use crate::index::hnsw::VectorIndex;
-use crate::index::hnsw::seq_of;
-use crate::index::hnsw::usearch_err;
+use crate::index::hnsw::{HnswParams, OpenReport, Quantization, VectorIndex, seq_of, usearch_err};
 use crate::types::LogOp;
 
 impl VectorIndex {

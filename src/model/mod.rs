@@ -42,15 +42,44 @@ pub enum ResizeMode {
     Squash,
 }
 
+/// Memory layout of the input tensor (manifest `layout`). Only NCHW is supported: a manifest
+/// naming another fails to load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum Layout {
+    /// Batch, channel, height, width.
+    #[serde(rename = "NCHW")]
+    Nchw,
+}
+
+/// Channel order of the input tensor (manifest `channels`). Only RGB is supported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum Channels {
+    /// Red, green, blue.
+    #[serde(rename = "RGB")]
+    Rgb,
+}
+
+/// Resampling filter of the resize (manifest `filter`): antialiased convolution, as PIL does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Filter {
+    /// Triangle (PIL's BILINEAR).
+    Bilinear,
+    /// Catmull–Rom cubic (PIL's BICUBIC).
+    Bicubic,
+    /// Lanczos-3 (PIL's LANCZOS).
+    Lanczos,
+}
+
 /// The model input, from the manifest.
 #[derive(Debug, Clone, Deserialize)]
 pub struct InputSpec {
     /// Input tensor name.
     pub name: String,
-    /// Only `NCHW` is supported.
-    pub layout: String,
-    /// Only `RGB` is supported.
-    pub channels: String,
+    /// Tensor layout.
+    pub layout: Layout,
+    /// Channel order.
+    pub channels: Channels,
     /// Input width, pixels.
     pub width: u32,
     /// Input height, pixels.
@@ -60,8 +89,8 @@ pub struct InputSpec {
     /// Short side before the centre crop, pixels (for `short_side_center_crop`).
     #[serde(default)]
     pub resize_short_side: u32,
-    /// `bilinear`, `bicubic` or `lanczos` (antialiased convolution, as PIL does).
-    pub filter: String,
+    /// Resampling filter.
+    pub filter: Filter,
     /// Per-channel mean, applied as `(pixel / 255 - mean) / std`.
     pub mean: [f32; 3],
     /// Per-channel standard deviation.
@@ -189,12 +218,6 @@ impl Model {
             )));
         }
         let i = &manifest.input;
-        if i.layout != "NCHW" || i.channels != "RGB" {
-            return Err(Error::Model(format!(
-                "{}: only NCHW RGB inputs are supported (manifest says {} {})",
-                manifest.name, i.layout, i.channels
-            )));
-        }
         if i.resize == ResizeMode::ShortSideCenterCrop
             && i.resize_short_side < i.width.max(i.height)
         {
@@ -343,6 +366,23 @@ fn runtime(data_dir: Option<&Path>) -> Result<&'static (PathBuf, ort::environmen
     }
 }
 
+/// What turns preprocessed input tensors into descriptors: the ONNX Runtime session
+/// ([`Embedder`]) in the app and the CLI, anything else where ONNX Runtime is not wanted (the
+/// engine's unit tests use a fake, see [`crate::Engine::set_embedder`]).
+pub trait Embed: Send {
+    /// Embed `n` preprocessed images (`batch`: `[n, 3, H, W]` f32, NCHW, as the model's
+    /// manifest says) into `[n, dim]` f32, each row L2-normalised.
+    ///
+    /// Errors: the implementation's (inference failed, unexpected output shape).
+    fn embed(&mut self, batch: &[f32], n: usize) -> Result<Vec<f32>>;
+}
+
+impl Embed for Embedder {
+    fn embed(&mut self, batch: &[f32], n: usize) -> Result<Vec<f32>> {
+        Embedder::embed(self, batch, n)
+    }
+}
+
 /// Runs a model: `[N, 3, H, W]` f32 batches in, `[N, dim]` f32 L2-normalised descriptors out.
 pub struct Embedder {
     session: ort::session::Session,
@@ -423,5 +463,27 @@ pub fn l2_normalize(v: &mut [f32]) {
     let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
     if norm > 1e-12 {
         v.iter_mut().for_each(|x| *x /= norm);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manifests_parse_layout_channels_and_filter_into_enums() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/efficientnet-lite0.json");
+        let m = load_manifest(&path).unwrap();
+        assert_eq!(m.input.layout, Layout::Nchw);
+        assert_eq!(m.input.channels, Channels::Rgb);
+        assert_eq!(m.input.filter, Filter::Bilinear);
+        let text = std::fs::read_to_string(&path).unwrap();
+        for (from, to) in [("NCHW", "NHWC"), ("RGB", "BGR"), ("bilinear", "box")] {
+            let odd = text.replacen(&format!("\"{from}\""), &format!("\"{to}\""), 1);
+            let err = serde_json::from_str::<Manifest>(&odd)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(to), "{to}: {err}");
+        }
     }
 }

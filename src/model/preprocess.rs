@@ -3,7 +3,7 @@
 use fast_image_resize::{self as fr, FilterType, ResizeAlg, ResizeOptions};
 use image::RgbImage;
 
-use crate::model::{InputSpec, ResizeMode};
+use crate::model::{Filter, InputSpec, ResizeMode};
 
 /// Converts RGB images into one slot of an NCHW f32 batch. Reuses its buffers; one per thread.
 pub struct Preprocessor {
@@ -68,10 +68,10 @@ impl Preprocessor {
             }
             ResizeMode::Squash => (w, h),
         };
-        let filter = match self.spec.filter.as_str() {
-            "bicubic" => FilterType::CatmullRom,
-            "lanczos" => FilterType::Lanczos3,
-            _ => FilterType::Bilinear,
+        let filter = match self.spec.filter {
+            Filter::Bilinear => FilterType::Bilinear,
+            Filter::Bicubic => FilterType::CatmullRom,
+            Filter::Lanczos => FilterType::Lanczos3,
         };
         let opts = ResizeOptions::new()
             .resize_alg(ResizeAlg::Convolution(filter))

@@ -13,14 +13,8 @@ use notify::Watcher;
 use crate::engine::{Engine, FileOutcome, ProgressSink};
 use crate::media::thumbs::ThumbCache;
 use crate::types::ContentHash;
-use crate::worker::Control;
-use crate::worker::IndexCmd;
-use crate::worker::Outbox;
-use crate::worker::QueryCmd;
-use crate::worker::protocol::Event;
-use crate::worker::protocol::LibraryInfo;
-use crate::worker::protocol::Progress;
-use crate::worker::protocol::QUIET;
+use crate::worker::protocol::{Event, LibraryInfo, Progress, QUIET};
+use crate::worker::{Control, IndexCmd, Outbox, QueryCmd};
 
 /// How often unavailable or unwatched libraries are checked for coming back.
 const RECHECK: Duration = Duration::from_secs(3);

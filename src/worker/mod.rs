@@ -128,7 +128,10 @@ impl Worker {
                 let engine = match Engine::open(cfg) {
                     Ok(e) => e,
                     Err(e) => {
-                        out.send(Event::Fatal(format!("cannot open the library: {e}")));
+                        out.send(Event::Fatal {
+                            context: "cannot open the library",
+                            error: Arc::new(e),
+                        });
                         return;
                     }
                 };
@@ -142,7 +145,10 @@ impl Worker {
                             .spawn(move || query_loop(s, &query_rx, &out, &add_tx))
                             .expect("spawn query thread");
                     }
-                    Err(e) => out.send(Event::Fatal(format!("cannot open the catalog: {e}"))),
+                    Err(e) => out.send(Event::Fatal {
+                        context: "cannot open the catalog",
+                        error: Arc::new(e),
+                    }),
                 }
                 // Indexing yields the CPU to the window and to queries: the decode, inference and
                 // ONNX Runtime threads this thread starts from now on inherit its lower priority

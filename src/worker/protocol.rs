@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::dups::{DupGroup, DupOptions};
+use crate::error::Error;
 use crate::types::{ContentHash, PhotoRow};
 
 /// Called by the worker after it sends an [`Event`] (e.g. `egui::Context::request_repaint`).
@@ -170,8 +171,13 @@ pub struct StatusInfo {
 /// What the worker tells the UI.
 #[derive(Debug, Clone)]
 pub enum Event {
-    /// The engine could not open; nothing else will work. The message says why.
-    Fatal(String),
+    /// The engine could not open; nothing else will work.
+    Fatal {
+        /// What could not be done, e.g. "cannot open the library".
+        context: &'static str,
+        /// Why.
+        error: Arc<Error>,
+    },
     /// The libraries changed.
     Libraries(Vec<LibraryInfo>),
     /// The photo list, sorted as asked.
@@ -194,12 +200,12 @@ pub enum Event {
         /// The command's id.
         id: u64,
         /// Neighbours, or why the query failed.
-        result: Result<SimilarResult, String>,
+        result: Result<SimilarResult, Arc<Error>>,
     },
     /// Status bar numbers.
     Status(StatusInfo),
     /// Duplicate groups, for the options of the last [`Command::Duplicates`].
-    Duplicates(Result<Arc<Vec<DupGroup>>, String>),
+    Duplicates(Result<Arc<Vec<DupGroup>>, Arc<Error>>),
     /// Trash or undo finished (the duplicate groups should be refreshed).
     TrashChanged(String),
     /// A problem worth showing (watch failed, library unavailable, indexing error).

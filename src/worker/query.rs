@@ -7,15 +7,8 @@ use std::sync::Arc;
 use crossbeam_channel::{Receiver, Sender};
 
 use crate::engine::{Searcher, SimilarOptions};
-use crate::worker::IndexCmd;
-use crate::worker::Outbox;
-use crate::worker::QueryCmd;
-use crate::worker::protocol::Event;
-use crate::worker::protocol::Hit;
-use crate::worker::protocol::Photo;
-use crate::worker::protocol::SimilarResult;
-use crate::worker::protocol::SortKey;
-use crate::worker::protocol::StatusInfo;
+use crate::worker::protocol::{Event, Hit, Photo, SimilarResult, SortKey, StatusInfo};
+use crate::worker::{IndexCmd, Outbox, QueryCmd};
 
 pub(super) fn query_loop(
     mut s: Searcher,
@@ -89,7 +82,7 @@ pub(super) fn handle_query(
         }
         QueryCmd::Failures => send_failures(s, out),
         QueryCmd::Duplicates(o) => out.send(Event::Duplicates(
-            s.duplicates(&o).map(Arc::new).map_err(|e| e.to_string()),
+            s.duplicates(&o).map(Arc::new).map_err(Arc::new),
         )),
         QueryCmd::Refresh => send_photos(s, *sort, out),
     }
@@ -193,13 +186,13 @@ pub(super) fn similar(
     queries: &[PathBuf],
     k: usize,
     min_similarity: Option<f32>,
-) -> Result<SimilarResult, String> {
+) -> Result<SimilarResult, Arc<crate::Error>> {
     let opts = SimilarOptions {
         k: Some(k),
         min_similarity,
         ..SimilarOptions::default()
     };
-    let res = s.similar(queries, opts).map_err(|e| e.to_string())?;
+    let res = s.similar(queries, opts).map_err(Arc::new)?;
     let own: HashSet<&PathBuf> = res.iter().map(|r| &r.query).collect();
     let mut best: HashMap<&PathBuf, f32> = HashMap::new();
     for n in res.iter().flat_map(|r| &r.results) {

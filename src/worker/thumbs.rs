@@ -4,11 +4,8 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use crate::media::thumbs::ThumbCache;
-use crate::worker::Control;
-use crate::worker::Outbox;
-use crate::worker::ThumbQueue;
-use crate::worker::protocol::Event;
-use crate::worker::protocol::THUMB_SIZE;
+use crate::worker::protocol::{Event, THUMB_SIZE};
+use crate::worker::{Control, Outbox, ThumbQueue};
 
 pub(super) fn thumb_loop(q: &ThumbQueue, cache: &ThumbCache, out: &Outbox, ctl: &Control) {
     loop {

@@ -28,7 +28,7 @@ fn relation_of(g: &likeness::dups::DupGroup, n: &str) -> String {
         .find(|f| name(&f.path) == n)
         .unwrap_or_else(|| panic!("{n} not in {g:#?}"))
         .relation
-        .clone()
+        .to_string()
 }
 
 fn name(p: &Path) -> String {

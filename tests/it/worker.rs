@@ -42,7 +42,7 @@ fn until(wk: &Worker, seen: &mut Seen, what: &str, cond: impl Fn(&Seen) -> bool)
                 }
                 seen.running = p.running;
             }
-            Some(Event::Fatal(f)) => panic!("{f}"),
+            Some(Event::Fatal { context, error }) => panic!("{context}: {error}"),
             _ => {}
         }
     }

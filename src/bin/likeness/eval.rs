@@ -40,7 +40,7 @@ pub struct EvalReport {
 /// Image files of a labelled folder with their class (`None` = distractor).
 pub fn collect_labelled(dir: &Path) -> Result<Vec<(PathBuf, Option<String>)>> {
     if !dir.is_dir() {
-        return Err(Error::Invalid(format!("{} is not a folder", dir.display())));
+        return Err(Error::NotAFolder(dir.to_owned()));
     }
     let mut out = Vec::new();
     for e in walkdir::WalkDir::new(dir)

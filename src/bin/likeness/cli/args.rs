@@ -3,9 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
-
 use likeness::dups::{KeepRule, Tier};
-
 use likeness::index::Quantization;
 use likeness::model::DEFAULT_MODEL;
 

@@ -3,7 +3,6 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-
 use likeness::dups::DupOptions;
 use likeness::types::JsonPath;
 
@@ -59,7 +58,7 @@ pub(super) fn cmd_duplicates(cli: &Cli, opts: &DupOptions, json: bool) -> Result
         for f in &g.files {
             println!(
                 "  {} {:.3} {:>14}  {}  ({}×{}, {})",
-                if f.relation == "keeper" {
+                if f.relation == likeness::dups::Relation::Keeper {
                     "keep "
                 } else if f.proposed {
                     "trash"

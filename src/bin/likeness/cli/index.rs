@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, Result};
-
 use likeness::engine::{FileOutcome, ProgressSink};
 
 use super::*;

@@ -6,9 +6,7 @@ use std::sync::atomic::AtomicBool;
 
 use anyhow::Result;
 use clap::Parser;
-
 use likeness::dups::DupOptions;
-
 use likeness::engine::{Engine, EngineConfig, SimilarOptions};
 
 mod args;
