@@ -350,7 +350,7 @@ def pooling_phrase(pooling, gem_p):
 
 
 def write_manifest(onnx_path, data, pooling="gap", gem_p=3.0):
-    """efficientnet-lite0.json beside the model (schema read by src/model.rs)."""
+    """efficientnet-lite0.json beside the model (schema read by src/model/mod.rs)."""
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import imageprep as ip
 
