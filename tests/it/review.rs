@@ -174,3 +174,53 @@ fn a_file_name_that_is_not_utf8_is_indexed_once_and_printed_losslessly() {
     assert_eq!(printed, odd.as_os_str().as_bytes());
     assert!(std::path::Path::new(std::ffi::OsStr::from_bytes(printed)).is_file());
 }
+
+/// The worker used to turn a catalog it could not read into "no folders": the app's library
+/// panel emptied without a word. Now the library list is left as it was and a notice says why.
+#[test]
+fn an_unreadable_library_list_is_said_not_shown_as_no_folders() {
+    use likeness::worker::{Command, Event, Worker};
+    let w = World::new();
+    w.add(&img("oculante-tests/tests/moss.jpg"), "moss.jpg");
+    let mut cfg = EngineConfig::new(w.data.clone(), likeness::model::DEFAULT_MODEL);
+    cfg.threads = 2;
+    let wk = Worker::spawn(cfg, w.tmp.path().join("thumbs"), std::sync::Arc::new(|| {}));
+    wk.send(Command::AddLibrary(w.lib.clone()));
+    let start = std::time::Instant::now();
+    let mut libraries = 0;
+    let mut indexed = false;
+    while libraries != 1 || !indexed {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "no library published"
+        );
+        match wk.recv_timeout(Duration::from_millis(100)) {
+            Some(Event::Libraries(l)) => libraries = l.len(),
+            Some(Event::RunFinished(_)) => indexed = true,
+            Some(Event::Fatal { context, error }) => panic!("{context}: {error}"),
+            _ => {}
+        }
+    }
+    // Another program breaks the catalog under the running worker.
+    rusqlite::Connection::open(w.data.join("catalog.sqlite"))
+        .unwrap()
+        .execute_batch("ALTER TABLE libraries RENAME TO libraries_gone")
+        .unwrap();
+    wk.send(Command::Rescan);
+    let start = std::time::Instant::now();
+    let mut notices = Vec::new();
+    while !notices
+        .iter()
+        .any(|n: &String| n.contains("cannot read the library list"))
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no notice; notices: {notices:?}"
+        );
+        match wk.recv_timeout(Duration::from_millis(100)) {
+            Some(Event::Libraries(l)) if l.is_empty() => panic!("the library list emptied"),
+            Some(Event::Notice(n)) => notices.push(n),
+            _ => {}
+        }
+    }
+}
