@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One-time set-up of a Likeness checkout on Debian 12 (run from anywhere, as root or with sudo):
 #   1. Debian packages the build needs (C/C++ toolchain, cmake + nasm for the bundled
-#      libjpeg-turbo, pip to fetch the ONNX Runtime wheel) and the libraries the window loads
+#      libjpeg-turbo, libheif-dev for HEIC/HEIF/AVIF, pip to fetch the ONNX Runtime wheel) and the libraries the window loads
 #      at run time (OpenGL/EGL through Mesa, X11 and Wayland keyboard/cursor support);
 #   2. Rust through rustup if cargo is missing;
 #   3. ONNX Runtime 1.31.1 into runtime/ (packaging/fetch-onnxruntime.sh, sha256-pinned);
@@ -10,7 +10,7 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
 
-packages=(build-essential cmake nasm pkg-config python3 python3-pip ca-certificates curl
+packages=(build-essential cmake nasm pkg-config python3 python3-pip ca-certificates curl libheif-dev
     libgl1 libegl1 libgl1-mesa-dri libxkbcommon-x11-0 libxcursor1 libxi6 libx11-xcb1
     libwayland-client0 libwayland-egl1 xdg-utils)
 missing=()

@@ -132,8 +132,9 @@ pub fn welcome(
     action
 }
 
-/// Libraries bundled into Likeness and its package: (name, what it does here, licence, as in
-/// each crate's or project's own metadata).
+/// Libraries bundled into Likeness and its package, and the system libraries it links:
+/// (name, what it does here, licence, as in each crate's or project's own metadata, or the
+/// Debian package's copyright file).
 pub const BUNDLED: &[(&str, &str, &str)] = &[
     ("ONNX Runtime", "runs the image model", "MIT"),
     (
@@ -142,6 +143,17 @@ pub const BUNDLED: &[(&str, &str, &str)] = &[
         "IJG, BSD-3-Clause, Zlib",
     ),
     ("SQLite", "the catalog (statically linked)", "public domain"),
+    (
+        "libheif (system library)",
+        "HEIC/HEIF and AVIF decoding",
+        "LGPL-3.0",
+    ),
+    (
+        "libde265, dav1d, libaom (system, through libheif)",
+        "HEVC and AV1 decoders",
+        "LGPL-3.0; BSD-2-Clause; BSD-2-Clause",
+    ),
+    ("libheif-rs", "libheif bindings", "MIT"),
     ("USearch", "HNSW vector index", "Apache-2.0"),
     (
         "egui, eframe, egui_extras",

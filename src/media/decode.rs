@@ -85,6 +85,10 @@ pub enum Format {
     Tiff,
     /// Netpbm PBM/PGM/PPM/PAM.
     Pnm,
+    /// HEIF with HEVC: HEIC (iPhones since 2017) and HEIF (many Android phones, cameras).
+    Heif,
+    /// AVIF (HEIF with AV1).
+    Avif,
     /// Windows icon.
     Ico,
     /// A format we recognise but cannot decode.
@@ -102,6 +106,8 @@ impl Format {
             Format::Bmp => "bmp",
             Format::Tiff => "tiff",
             Format::Pnm => "pnm",
+            Format::Heif => "heic",
+            Format::Avif => "avif",
             Format::Ico => "ico",
             Format::Unsupported(n) => n,
         }
@@ -137,12 +143,28 @@ pub fn sniff(b: &[u8]) -> Option<Format> {
     }
     // ISO base media (HEIF family): size, then "ftyp" and a major brand.
     if b.len() >= 12 && &b[4..8] == b"ftyp" {
-        return Some(Format::Unsupported(match &b[8..12] {
-            b"avif" | b"avis" => "avif",
-            b"heic" | b"heix" | b"hevc" | b"heim" | b"heis" | b"mif1" | b"msf1" => "heic",
-            b"crx " => "cr3",
-            _ => "isobmff",
-        }));
+        // The major brand, else a compatible brand (`mif1` files name their codec there).
+        let size = u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize;
+        let brands = b[8..size.clamp(12, b.len())]
+            .chunks_exact(4)
+            .enumerate()
+            .filter(|(i, _)| *i != 1) // the minor version
+            .map(|(_, c)| c);
+        let mut heif = false;
+        for brand in brands {
+            match brand {
+                b"avif" | b"avis" => return Some(Format::Avif),
+                b"heic" | b"heix" | b"hevc" | b"hevx" | b"heim" | b"heis" => heif = true,
+                b"mif1" | b"msf1" => heif = true,
+                b"crx " => return Some(Format::Unsupported("cr3")),
+                _ => {}
+            }
+        }
+        return Some(if heif {
+            Format::Heif
+        } else {
+            Format::Unsupported("isobmff")
+        });
     }
     if starts(&[0xFF, 0x0A]) || starts(b"\0\0\0\x0cJXL \r\n\x87\n") {
         return Some(Format::Unsupported("jxl"));
@@ -180,9 +202,8 @@ pub fn classify_path(path: &Path) -> PathKind {
     };
     match ext.to_ascii_lowercase().as_str() {
         "jpg" | "jpeg" | "jpe" | "jfif" | "png" | "apng" | "gif" | "webp" | "bmp" | "dib"
-        | "tif" | "tiff" | "pbm" | "pgm" | "ppm" | "pnm" | "pam" | "ico" => PathKind::Image,
-        "heic" | "heif" | "hif" => PathKind::Unsupported("heic"),
-        "avif" => PathKind::Unsupported("avif"),
+        | "tif" | "tiff" | "pbm" | "pgm" | "ppm" | "pnm" | "pam" | "ico" | "heic" | "heif"
+        | "hif" | "avif" => PathKind::Image,
         "jxl" => PathKind::Unsupported("jxl"),
         "psd" => PathKind::Unsupported("psd"),
         "exr" => PathKind::Unsupported("exr"),
@@ -251,10 +272,22 @@ struct ExifText {
 
 /// EXIF facts and text of a file (none when it has no readable EXIF).
 fn read_exif(bytes: &[u8]) -> (ExifFacts, ExifText) {
+    match exif::Reader::new().read_from_container(&mut Cursor::new(bytes)) {
+        Ok(exif) => exif_facts(&exif),
+        Err(_) => (NO_EXIF, ExifText::default()),
+    }
+}
+
+/// EXIF facts and text of a TIFF-structured EXIF block (a HEIF file's `Exif` item).
+fn read_exif_tiff(tiff: Vec<u8>) -> (ExifFacts, ExifText) {
+    match exif::Reader::new().read_raw(tiff) {
+        Ok(exif) => exif_facts(&exif),
+        Err(_) => (NO_EXIF, ExifText::default()),
+    }
+}
+
+fn exif_facts(exif: &exif::Exif) -> (ExifFacts, ExifText) {
     let mut facts = NO_EXIF;
-    let Ok(exif) = exif::Reader::new().read_from_container(&mut Cursor::new(bytes)) else {
-        return (facts, ExifText::default());
-    };
     facts.fields = exif.fields().count() as u32;
     if let Some(o) = exif
         .get_field(exif::Tag::Orientation, exif::In::PRIMARY)
@@ -330,6 +363,9 @@ pub fn decode(
     if let Format::Unsupported(name) = format {
         return Err(DecodeError::Unsupported(name));
     }
+    if let Format::Heif | Format::Avif = format {
+        return decode_heif(bytes, format, limits);
+    }
     let (exif, text) = match format {
         Format::Jpeg | Format::Tiff | Format::Png | Format::WebP => read_exif(bytes),
         _ => (NO_EXIF, ExifText::default()),
@@ -369,6 +405,35 @@ pub fn decode(
             format: format.name().to_owned(),
             width: w,
             height: h,
+            phash: None,
+            taken_at: text.taken_at,
+            captured_at: text.captured_at,
+            sharpness: None,
+            exif_fields: Some(exif.fields),
+            vthumb: None,
+            camera: text.camera,
+        },
+    })
+}
+
+/// HEIC/HEIF/AVIF through libheif ([`crate::media::heif`]): full resolution, the file's own
+/// rotation and mirroring applied by libheif, so EXIF Orientation is not applied again.
+fn decode_heif(
+    bytes: &[u8],
+    format: Format,
+    limits: &DecodeLimits,
+) -> Result<Decoded, DecodeError> {
+    let heif = crate::media::heif::decode(bytes, limits)?;
+    let (exif, text) = heif
+        .exif
+        .map_or((NO_EXIF, ExifText::default()), read_exif_tiff);
+    let (width, height) = heif.image.dimensions();
+    Ok(Decoded {
+        image: heif.image,
+        meta: ContentMeta {
+            format: format.name().to_owned(),
+            width,
+            height,
             phash: None,
             taken_at: text.taken_at,
             captured_at: text.captured_at,
@@ -562,13 +627,20 @@ mod tests {
     fn sniff_recognises_magic_bytes() {
         assert_eq!(sniff(&[0xFF, 0xD8, 0xFF, 0xE0]), Some(Format::Jpeg));
         assert_eq!(sniff(b"\x89PNG\r\n\x1a\n...."), Some(Format::Png));
+        assert_eq!(sniff(b"\0\0\0\x18ftypheic\0\0\0\0"), Some(Format::Heif));
+        assert_eq!(sniff(b"\0\0\0\x1cftypavif\0\0\0\0"), Some(Format::Avif));
+        // A `mif1` file names its codec among the compatible brands.
         assert_eq!(
-            sniff(b"\0\0\0\x18ftypheic\0\0\0\0"),
-            Some(Format::Unsupported("heic"))
+            sniff(b"\0\0\0\x18ftypmif1\0\0\0\0mif1avif"),
+            Some(Format::Avif)
         );
         assert_eq!(
-            sniff(b"\0\0\0\x1cftypavif\0\0\0\0"),
-            Some(Format::Unsupported("avif"))
+            sniff(b"\0\0\0\x18ftypmif1\0\0\0\0mif1heic"),
+            Some(Format::Heif)
+        );
+        assert_eq!(
+            sniff(b"\0\0\0\x18ftypcrx \0\0\0\0crx isom"),
+            Some(Format::Unsupported("cr3"))
         );
         assert_eq!(sniff(b"hello world"), None);
         assert_eq!(sniff(b""), None);
@@ -577,9 +649,11 @@ mod tests {
     #[test]
     fn classify_is_case_insensitive() {
         assert_eq!(classify_path(Path::new("a/B.JPG")), PathKind::Image);
+        assert_eq!(classify_path(Path::new("x.HEIC")), PathKind::Image);
+        assert_eq!(classify_path(Path::new("x.Avif")), PathKind::Image);
         assert_eq!(
-            classify_path(Path::new("x.HEIC")),
-            PathKind::Unsupported("heic")
+            classify_path(Path::new("x.PSD")),
+            PathKind::Unsupported("psd")
         );
         assert_eq!(classify_path(Path::new("notes.txt")), PathKind::Other);
         assert_eq!(classify_path(Path::new("noext")), PathKind::Other);

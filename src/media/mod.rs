@@ -1,6 +1,7 @@
 //! Image analysis: everything that looks at pixels, none of it knows about the catalog.
 //!
 //! - [`decode`]: format sniffing, decompression-bomb limits, EXIF, reduced-scale JPEG decode;
+//! - [`heif`]: HEIC/HEIF and AVIF through the system libheif;
 //! - [`jpeg_dc`]: the DC-only baseline JPEG decoder (1/8 scale) that most camera photos take;
 //! - [`resize`]: SIMD resampling shared by every consumer;
 //! - [`thumbs`]: the on-disk thumbnail cache the grid shows;
@@ -12,6 +13,7 @@
 //!   duplicate finder, so what it stores must come from below too.
 
 pub mod decode;
+pub mod heif;
 pub mod jpeg_dc;
 pub mod phash;
 pub mod resize;

@@ -104,7 +104,7 @@ fn status_reports_counts_sizes_and_failures() {
         b"\xff\xd8\xff\xe0 not really a jpeg",
     )
     .unwrap();
-    w.add(&img("oculante-tests/tests/orange.heic"), "orange.heic");
+    w.add(&img("oculante-tests/tests/test.psd"), "layers.psd");
     w.run(&["index", "--quiet"]);
     let st = w.json(&["status", "--json", "--failures"]);
     assert_eq!(st["files"]["ok"], 6);
@@ -120,7 +120,7 @@ fn status_reports_counts_sizes_and_failures() {
     let text = w.run(&["status", "--failures"]);
     assert!(text.contains("broken.jpg: cannot decode"), "{text}");
     assert!(
-        text.contains("orange.heic: unsupported format: heic"),
+        text.contains("layers.psd: unsupported format: psd"),
         "{text}"
     );
 }

@@ -9,6 +9,7 @@ mod cli;
 mod crash;
 mod dups;
 mod gui;
+mod heif;
 mod hostile;
 mod incremental;
 mod jpeg;

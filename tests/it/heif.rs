@@ -1,0 +1,171 @@
+//! HEIC/HEIF and AVIF photos (libheif): every real one in ../shared is indexed, the malformed
+//! ones fail with a reason, phones' portrait shots come out upright, their EXIF is read, and
+//! a HEIC and a JPEG made from it are the same picture.
+
+use std::path::PathBuf;
+
+use likeness::dups::{DupOptions, Tier};
+use likeness::media::decode::{self, DecodeLimits};
+
+use crate::harness::*;
+
+/// Every HEIC/HEIF/AVIF file under the shared test photos.
+fn heif_files() -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for dir in [
+        "exif-samples/heic",
+        "exif-samples/heic/mobile",
+        "metadata-extractor-images/heic",
+        "metadata-extractor-images/avif",
+        "oculante-tests/tests",
+    ] {
+        for e in std::fs::read_dir(shared().join("images").join(dir)).unwrap() {
+            let p = e.unwrap().path();
+            let ext = p
+                .extension()
+                .map(|x| x.to_string_lossy().to_lowercase())
+                .unwrap_or_default();
+            if p.is_file() && matches!(ext.as_str(), "heic" | "heif" | "avif") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The four files that crashed another HEIF parser (metadata-extractor's regression files).
+fn malformed(p: &std::path::Path) -> bool {
+    p.file_name()
+        .unwrap()
+        .to_string_lossy()
+        .contains("Exception")
+}
+
+#[test]
+fn every_heic_and_avif_photo_is_indexed_and_the_malformed_fail_with_a_reason() {
+    let files = heif_files();
+    assert!(files.len() >= 24, "{files:?}");
+    let w = World::new();
+    for (i, f) in files.iter().enumerate() {
+        w.add(
+            f,
+            &format!("{i:02}-{}", f.file_name().unwrap().to_string_lossy()),
+        );
+    }
+    let rep = w.json(&["index", "--json", w.lib.to_str().unwrap()]);
+    let bad = files.iter().filter(|f| malformed(f)).count();
+    assert_eq!(bad, 4);
+    let st = w.json(&["status", "--json", "--failures"]);
+    assert_eq!(st["files"]["unsupported"], 0, "{st}");
+    assert_eq!(st["files"]["failed"], bad, "{st}");
+    assert_eq!(st["files"]["ok"], files.len() - bad, "{st}\n{rep}");
+    for f in st["failures"].as_array().unwrap() {
+        let path = f["path"].as_str().unwrap();
+        assert!(path.contains("Exception"), "{f}");
+        assert!(
+            f["reason"]
+                .as_str()
+                .unwrap()
+                .starts_with("cannot decode: libheif:"),
+            "{f}"
+        );
+    }
+}
+
+#[test]
+fn phone_heic_photos_come_out_upright_with_their_exif() {
+    let limits = DecodeLimits::default();
+    // iPhone 13 Pro Max, portrait: the HEIF rotation (irot) and EXIF Orientation 6 both say
+    // so; applying both would lay it on its side.
+    let bytes = std::fs::read(img("exif-samples/heic/mobile/iphone_13_pro_max.HEIC")).unwrap();
+    let d = decode::decode(&bytes, 224, &limits).unwrap();
+    assert_eq!(d.meta.format, "heic");
+    assert!(
+        d.meta.height > d.meta.width,
+        "{}x{}",
+        d.meta.width,
+        d.meta.height
+    );
+    assert_eq!(d.image.dimensions(), (d.meta.width, d.meta.height));
+    assert!(
+        d.meta
+            .camera
+            .as_deref()
+            .is_some_and(|c| c.contains("iPhone 13 Pro Max")),
+        "{:?}",
+        d.meta.camera
+    );
+    let at = d
+        .meta
+        .captured_at
+        .clone()
+        .expect("capture time from the HEIF Exif item");
+    assert!(at.starts_with("20"), "{at}");
+    assert!(d.meta.exif_fields.unwrap() > 20);
+    // AVIF, 10 and 12 bits per channel: decoded to 8-bit RGB like the 8-bit file.
+    let red = |bpc: &str| {
+        let p = img(&format!(
+            "oculante-tests/tests/red-at-12-oclock-with-color-profile-{bpc}.avif"
+        ));
+        decode::decode(&std::fs::read(p).unwrap(), 224, &limits).unwrap()
+    };
+    let (a8, a12) = (red("8bpc"), red("12bpc"));
+    assert_eq!(a8.meta.format, "avif");
+    assert_eq!(a8.image.dimensions(), a12.image.dimensions());
+    let mean = |d: &decode::Decoded| {
+        let n = d.image.pixels().len() as f64;
+        let s = d.image.pixels().fold([0f64; 3], |mut s, p| {
+            for c in 0..3 {
+                s[c] += p[c] as f64;
+            }
+            s
+        });
+        s.map(|v| v / n)
+    };
+    let (m8, m12) = (mean(&a8), mean(&a12));
+    for c in 0..3 {
+        assert!((m8[c] - m12[c]).abs() < 3.0, "{m8:?} vs {m12:?}");
+    }
+}
+
+#[test]
+fn a_heic_and_its_jpeg_export_are_the_same_picture() {
+    let w = World::new();
+    let heic = w.add(
+        &img("metadata-extractor-images/heic/IMG_2927.HEIC"),
+        "IMG_2927.HEIC",
+    );
+    // The export a phone or a converter makes: full-resolution pixels, as JPEG.
+    let d = decode::decode(
+        &std::fs::read(&heic).unwrap(),
+        u32::MAX,
+        &DecodeLimits::default(),
+    )
+    .unwrap();
+    let jpeg = w.lib.join("IMG_2927.jpg");
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&jpeg).unwrap());
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 88)
+        .encode_image(&d.image)
+        .unwrap();
+    drop(out);
+    // And an unrelated photo that must stay apart.
+    w.add(&img("oculante-tests/tests/moss.jpg"), "moss.jpg");
+    let mut e = w.engine();
+    index(&mut e, std::slice::from_ref(&w.lib));
+    let groups = e
+        .duplicates(&DupOptions {
+            tier: Tier::Same,
+            ..DupOptions::default()
+        })
+        .unwrap();
+    assert_eq!(groups.len(), 1, "{groups:#?}");
+    let mut names: Vec<String> = groups[0]
+        .files
+        .iter()
+        .map(|f| f.path.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["IMG_2927.HEIC", "IMG_2927.jpg"]);
+    assert_eq!(groups[0].tier, Tier::Same);
+}
