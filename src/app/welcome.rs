@@ -154,6 +154,7 @@ pub const BUNDLED: &[(&str, &str, &str)] = &[
         "LGPL-3.0; BSD-2-Clause; BSD-2-Clause",
     ),
     ("libheif-rs", "libheif bindings", "MIT"),
+    ("jxl-oxide", "JPEG XL decoding", "MIT OR Apache-2.0"),
     ("USearch", "HNSW vector index", "Apache-2.0"),
     (
         "egui, eframe, egui_extras",

@@ -89,6 +89,8 @@ pub enum Format {
     Heif,
     /// AVIF (HEIF with AV1).
     Avif,
+    /// JPEG XL, bare codestream or container.
+    Jxl,
     /// Windows icon.
     Ico,
     /// A format we recognise but cannot decode.
@@ -108,6 +110,7 @@ impl Format {
             Format::Pnm => "pnm",
             Format::Heif => "heic",
             Format::Avif => "avif",
+            Format::Jxl => "jxl",
             Format::Ico => "ico",
             Format::Unsupported(n) => n,
         }
@@ -167,7 +170,7 @@ pub fn sniff(b: &[u8]) -> Option<Format> {
         });
     }
     if starts(&[0xFF, 0x0A]) || starts(b"\0\0\0\x0cJXL \r\n\x87\n") {
-        return Some(Format::Unsupported("jxl"));
+        return Some(Format::Jxl);
     }
     if starts(b"8BPS") {
         return Some(Format::Unsupported("psd"));
@@ -203,8 +206,7 @@ pub fn classify_path(path: &Path) -> PathKind {
     match ext.to_ascii_lowercase().as_str() {
         "jpg" | "jpeg" | "jpe" | "jfif" | "png" | "apng" | "gif" | "webp" | "bmp" | "dib"
         | "tif" | "tiff" | "pbm" | "pgm" | "ppm" | "pnm" | "pam" | "ico" | "heic" | "heif"
-        | "hif" | "avif" => PathKind::Image,
-        "jxl" => PathKind::Unsupported("jxl"),
+        | "hif" | "avif" | "jxl" => PathKind::Image,
         "psd" => PathKind::Unsupported("psd"),
         "exr" => PathKind::Unsupported("exr"),
         "hdr" => PathKind::Unsupported("hdr"),
@@ -363,8 +365,8 @@ pub fn decode(
     if let Format::Unsupported(name) = format {
         return Err(DecodeError::Unsupported(name));
     }
-    if let Format::Heif | Format::Avif = format {
-        return decode_heif(bytes, format, limits);
+    if let Format::Heif | Format::Avif | Format::Jxl = format {
+        return decode_heif_or_jxl(bytes, format, limits);
     }
     let (exif, text) = match format {
         Format::Jpeg | Format::Tiff | Format::Png | Format::WebP => read_exif(bytes),
@@ -416,20 +418,25 @@ pub fn decode(
     })
 }
 
-/// HEIC/HEIF/AVIF through libheif ([`crate::media::heif`]): full resolution, the file's own
-/// rotation and mirroring applied by libheif, so EXIF Orientation is not applied again.
-fn decode_heif(
+/// HEIC/HEIF/AVIF through libheif ([`crate::media::heif`]) and JPEG XL through jxl-oxide
+/// ([`crate::media::jxl`]): full resolution, the file's own orientation applied by the
+/// decoder, so EXIF Orientation is not applied again.
+fn decode_heif_or_jxl(
     bytes: &[u8],
     format: Format,
     limits: &DecodeLimits,
 ) -> Result<Decoded, DecodeError> {
-    let heif = crate::media::heif::decode(bytes, limits)?;
-    let (exif, text) = heif
-        .exif
-        .map_or((NO_EXIF, ExifText::default()), read_exif_tiff);
-    let (width, height) = heif.image.dimensions();
+    let (image, exif_tiff) = if format == Format::Jxl {
+        let d = crate::media::jxl::decode(bytes, limits)?;
+        (d.image, d.exif)
+    } else {
+        let d = crate::media::heif::decode(bytes, limits)?;
+        (d.image, d.exif)
+    };
+    let (exif, text) = exif_tiff.map_or((NO_EXIF, ExifText::default()), read_exif_tiff);
+    let (width, height) = image.dimensions();
     Ok(Decoded {
-        image: heif.image,
+        image,
         meta: ContentMeta {
             format: format.name().to_owned(),
             width,

@@ -2,6 +2,7 @@
 //!
 //! - [`decode`]: format sniffing, decompression-bomb limits, EXIF, reduced-scale JPEG decode;
 //! - [`heif`]: HEIC/HEIF and AVIF through the system libheif;
+//! - [`jxl`]: JPEG XL through jxl-oxide;
 //! - [`jpeg_dc`]: the DC-only baseline JPEG decoder (1/8 scale) that most camera photos take;
 //! - [`resize`]: SIMD resampling shared by every consumer;
 //! - [`thumbs`]: the on-disk thumbnail cache the grid shows;
@@ -15,6 +16,7 @@
 pub mod decode;
 pub mod heif;
 pub mod jpeg_dc;
+pub mod jxl;
 pub mod phash;
 pub mod resize;
 pub mod sharpness;

@@ -1,4 +1,4 @@
-//! HEIC/HEIF and AVIF photos (libheif): every real one in ../shared is indexed, the malformed
+//! HEIC/HEIF and AVIF photos (libheif) and JPEG XL (jxl-oxide): every real one in ../shared is indexed, the malformed
 //! ones fail with a reason, phones' portrait shots come out upright, their EXIF is read, and
 //! a HEIC and a JPEG made from it are the same picture.
 
@@ -168,4 +168,37 @@ fn a_heic_and_its_jpeg_export_are_the_same_picture() {
     names.sort();
     assert_eq!(names, ["IMG_2927.HEIC", "IMG_2927.jpg"]);
     assert_eq!(groups[0].tier, Tier::Same);
+}
+
+#[test]
+fn jpeg_xl_files_decode_and_truncated_ones_fail_with_a_reason() {
+    let limits = DecodeLimits::default();
+    let dir = shared().join("images/oculante-tests/tests");
+    let mut n = 0;
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "jxl") {
+            let d = decode::decode(&std::fs::read(&p).unwrap(), 224, &limits)
+                .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+            assert_eq!(d.meta.format, "jxl");
+            assert_eq!(d.image.dimensions(), (d.meta.width, d.meta.height));
+            assert!(d.meta.width > 0 && d.meta.height > 0);
+            n += 1;
+        }
+    }
+    assert_eq!(n, 5, "the five JPEG XL files of oculante-tests");
+    // A photo-sized one is a real picture, not a flat frame.
+    let d = decode::decode(&std::fs::read(dir.join("test.jxl")).unwrap(), 224, &limits).unwrap();
+    let luma: Vec<f64> = d.image.pixels().map(|p| p[1] as f64).collect();
+    let mean = luma.iter().sum::<f64>() / luma.len() as f64;
+    let var = luma.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / luma.len() as f64;
+    assert!(var > 100.0, "variance {var}");
+    // Truncated: an error with jxl-oxide's reason, never a panic.
+    let bytes = std::fs::read(dir.join("test.jxl")).unwrap();
+    for cut in [16, bytes.len() / 3, bytes.len() - 1] {
+        match decode::decode_catching(&bytes[..cut], 224, &limits) {
+            Err(e) => assert!(e.to_string().starts_with("cannot decode"), "{e}"),
+            Ok(_) => panic!("truncated to {cut} bytes decoded"),
+        }
+    }
 }

@@ -36,7 +36,7 @@ fn whole_hostile_corpus_completes_with_reasons_and_bounded_memory() {
     assert!(failed > 50, "the fuzz corpus and corrupt files fail: {st}");
     assert!(
         unsupported > 0,
-        "PSD and JPEG XL files are counted as unsupported"
+        "PSD and EXR files are counted as unsupported"
     );
 
     let failures = st["failures"].as_array().unwrap();
