@@ -766,3 +766,90 @@ pub fn decode(source: &Path, rounds: usize, min_side: u32) -> Result<DecodeResul
         agreement,
     })
 }
+
+/// One file of [`heif`].
+#[derive(Debug, serde::Serialize)]
+pub struct HeifRow {
+    /// File name.
+    pub file: String,
+    /// Size after the file's geometry, pixels.
+    pub width: u32,
+    /// Height, pixels.
+    pub height: u32,
+    /// The largest embedded thumbnail's size, pixels.
+    pub thumbnail: Option<(u32, u32)>,
+    /// Full-resolution decode, ms.
+    pub full_ms: f64,
+    /// Thumbnail decode, ms.
+    pub thumb_ms: Option<f64>,
+    /// Cosine similarity of the thumbnail's descriptor to the full decode's.
+    pub cosine: Option<f32>,
+}
+
+/// For every HEIC/HEIF/AVIF file under `source` that decodes: the descriptor of its embedded
+/// thumbnail against the descriptor of a full decode, with both decode times. Decides whether
+/// the thumbnail can stand in for the photo (as the DC-only JPEG decode does).
+///
+/// Errors: the model or ONNX Runtime cannot be loaded, or `source` cannot be walked.
+pub fn heif(source: &Path, model: &str) -> Result<Vec<HeifRow>> {
+    use likeness::media::decode::DecodeLimits;
+    use likeness::model::preprocess::Preprocessor;
+    let model = likeness::model::Model::resolve(model)?;
+    let mut emb = likeness::model::Embedder::new(&model, 2, None)?;
+    let mut pre = Preprocessor::new(&model.manifest.input);
+    let mut embed = |img: &image::RgbImage| -> Result<Vec<f32>> {
+        let mut t = vec![0f32; pre.tensor_len()];
+        pre.run(img, &mut t).map_err(Error::Invalid)?;
+        emb.embed(&t, 1)
+    };
+    let mut rows = Vec::new();
+    let mut files: Vec<PathBuf> = walkdir::WalkDir::new(source)
+        .into_iter()
+        .flatten()
+        .map(|e| e.into_path())
+        .filter(|p| {
+            p.extension().is_some_and(|x| {
+                matches!(
+                    x.to_string_lossy().to_lowercase().as_str(),
+                    "heic" | "heif" | "avif"
+                )
+            })
+        })
+        .collect();
+    files.sort();
+    for p in files {
+        let bytes = std::fs::read(&p).map_err(io_err(&p))?;
+        let t = Instant::now();
+        let Ok(full) = likeness::media::heif::decode(&bytes, &DecodeLimits::default()) else {
+            continue;
+        };
+        let full_ms = t.elapsed().as_secs_f64() * 1e3;
+        let t = Instant::now();
+        let thumb = likeness::media::heif::decode_thumbnail(&bytes)
+            .ok()
+            .flatten();
+        let thumb_ms = thumb.as_ref().map(|_| t.elapsed().as_secs_f64() * 1e3);
+        let full_v = embed(&full.image)?;
+        let cosine = match &thumb {
+            Some(img) => {
+                let v = embed(img)?;
+                Some(v.iter().zip(&full_v).map(|(a, b)| a * b).sum())
+            }
+            None => None,
+        };
+        rows.push(HeifRow {
+            file: p
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned(),
+            width: full.image.width(),
+            height: full.image.height(),
+            thumbnail: thumb.as_ref().map(|t| t.dimensions()),
+            full_ms,
+            thumb_ms,
+            cosine,
+        });
+    }
+    Ok(rows)
+}

@@ -207,6 +207,13 @@ pub enum BenchCommand {
         #[arg(long, default_value = "target/bench")]
         work: PathBuf,
     },
+    /// HEIC/AVIF: descriptors from each file's embedded thumbnail against those of a full
+    /// decode (cosine), and the time of each decode.
+    Heif {
+        /// Where to find the HEIC/HEIF/AVIF files (searched recursively).
+        #[arg(long, default_value = "../shared/data/images")]
+        source: PathBuf,
+    },
     /// HNSW build and k=10 query latency on synthetic clustered descriptors.
     Hnsw {
         /// Vectors in the index.

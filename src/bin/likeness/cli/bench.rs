@@ -62,6 +62,25 @@ pub(super) fn cmd_bench(cli: &Cli, b: &BenchCommand) -> Result<ExitCode> {
                 r.live_false_groups
             );
         }
+        BenchCommand::Heif { source } => {
+            let rows = crate::bench::heif(source, &cli.model)?;
+            println!(
+                "| file | size | thumbnail | full decode ms | thumbnail decode ms | cosine |\n| --- | --- | --- | --- | --- | --- |"
+            );
+            for r in &rows {
+                println!(
+                    "| `{}` | {}x{} | {} | {:.0} | {} | {} |",
+                    r.file,
+                    r.width,
+                    r.height,
+                    r.thumbnail
+                        .map_or("none".into(), |(w, h)| format!("{w}x{h}")),
+                    r.full_ms,
+                    r.thumb_ms.map_or("-".into(), |t| format!("{t:.1}")),
+                    r.cosine.map_or("-".into(), |c| format!("{c:.4}")),
+                );
+            }
+        }
         BenchCommand::Hnsw {
             n,
             dim,
