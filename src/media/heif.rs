@@ -61,6 +61,17 @@ pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<HeifImage, DecodeEr
     let decoded = lib
         .decode(&handle, ColorSpace::Rgb(RgbChroma::Rgb), None)
         .map_err(corrupt)?;
+    Ok(HeifImage {
+        image: to_rgb(&decoded)?,
+        exif,
+    })
+}
+
+/// The interleaved RGB plane of a decoded image as an [`RgbImage`]. Rows may be padded
+/// (stride > width × 3): they are copied one by one.
+///
+/// Errors: [`DecodeError::Corrupt`] when the plane is missing or shorter than its size says.
+fn to_rgb(decoded: &libheif_rs::Image) -> Result<RgbImage, DecodeError> {
     let planes = decoded.planes();
     let plane = planes
         .interleaved
@@ -70,14 +81,12 @@ pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<HeifImage, DecodeEr
     if plane.stride < row || plane.data.len() < plane.stride * ph.saturating_sub(1) + row {
         return Err(DecodeError::Corrupt("libheif: short RGB plane".into()));
     }
-    // Rows may be padded (stride > width * 3): copy them one by one.
     let mut rgb = Vec::with_capacity(row * ph);
     for y in 0..ph {
         rgb.extend_from_slice(&plane.data[y * plane.stride..y * plane.stride + row]);
     }
-    let image = RgbImage::from_raw(plane.width, plane.height, rgb)
-        .ok_or_else(|| DecodeError::Corrupt("libheif: bad RGB plane size".into()))?;
-    Ok(HeifImage { image, exif })
+    RgbImage::from_raw(plane.width, plane.height, rgb)
+        .ok_or_else(|| DecodeError::Corrupt("libheif: bad RGB plane size".into()))
 }
 
 /// The primary image's EXIF block as TIFF bytes: libheif's block starts with a big-endian
@@ -117,18 +126,5 @@ pub fn decode_thumbnail(bytes: &[u8]) -> Result<Option<RgbImage>, DecodeError> {
     let decoded = lib()
         .decode(&best, ColorSpace::Rgb(RgbChroma::Rgb), None)
         .map_err(corrupt)?;
-    let planes = decoded.planes();
-    let Some(plane) = planes.interleaved else {
-        return Ok(None);
-    };
-    let (pw, ph) = (plane.width as usize, plane.height as usize);
-    let row = pw * 3;
-    if plane.stride < row || plane.data.len() < plane.stride * ph.saturating_sub(1) + row {
-        return Err(DecodeError::Corrupt("libheif: short RGB plane".into()));
-    }
-    let mut rgb = Vec::with_capacity(row * ph);
-    for y in 0..ph {
-        rgb.extend_from_slice(&plane.data[y * plane.stride..y * plane.stride + row]);
-    }
-    Ok(RgbImage::from_raw(plane.width, plane.height, rgb))
+    to_rgb(&decoded).map(Some)
 }
