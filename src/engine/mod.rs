@@ -9,6 +9,7 @@ use crate::engine::search::ReadSide;
 use crate::error::{Error, Result, io_err};
 use crate::index::{OpenReport, VectorIndex};
 use crate::model::{Embed, Embedder, Model};
+use crate::types::Library;
 
 mod commit;
 mod config;
@@ -219,31 +220,30 @@ impl Engine {
     /// Make a library a reference folder (or not): its photos are kept in duplicate groups and
     /// never proposed for deletion, and [`Engine::trash`] refuses them.
     ///
-    /// Errors: [`Error::Invalid`] if `dir` is not a library.
+    /// Errors: [`Error::NotALibrary`] if `dir` is not a library.
     pub fn set_reference(&mut self, dir: &Path, reference: bool) -> Result<()> {
         self.check_writable()?;
+        let lib = self.library_at(dir)?;
+        self.read.catalog.set_reference(lib.id, reference)
+    }
+
+    /// The library whose folder is `dir` (canonicalised when it still exists).
+    ///
+    /// Errors: [`Error::NotALibrary`]; the catalog cannot be read.
+    fn library_at(&self, dir: &Path) -> Result<Library> {
         let canon = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
-        let lib = self
-            .read
+        self.read
             .catalog
             .libraries()?
             .into_iter()
             .find(|l| l.path == canon)
-            .ok_or_else(|| Error::NotALibrary(dir.to_owned()))?;
-        self.read.catalog.set_reference(lib.id, reference)
+            .ok_or_else(|| Error::NotALibrary(dir.to_owned()))
     }
 
     /// Remove a library; its photos leave the catalog and the index.
     pub fn remove_library(&mut self, dir: &Path) -> Result<usize> {
         self.check_writable()?;
-        let canon = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
-        let lib = self
-            .read
-            .catalog
-            .libraries()?
-            .into_iter()
-            .find(|l| l.path == canon)
-            .ok_or_else(|| Error::NotALibrary(dir.to_owned()))?;
+        let lib = self.library_at(dir)?;
         let removed = self.read.catalog.remove_library(lib.id)?;
         {
             let mut index = self.index_mut();

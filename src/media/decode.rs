@@ -403,19 +403,30 @@ pub fn decode(
     };
     Ok(Decoded {
         image,
-        meta: ContentMeta {
-            format: format.name().to_owned(),
-            width: w,
-            height: h,
-            phash: None,
-            taken_at: text.taken_at,
-            captured_at: text.captured_at,
-            sharpness: None,
-            exif_fields: Some(exif.fields),
-            vthumb: None,
-            camera: text.camera,
-        },
+        meta: decoded_meta(format, (w, h), exif, text),
     })
+}
+
+/// What decoding learns of a photo: format, size after orientation (pixels), EXIF dates,
+/// camera and field count; the derived fields are left for the pipeline.
+fn decoded_meta(
+    format: Format,
+    (width, height): (u32, u32),
+    exif: ExifFacts,
+    text: ExifText,
+) -> ContentMeta {
+    ContentMeta {
+        format: format.name().to_owned(),
+        width,
+        height,
+        phash: None,
+        taken_at: text.taken_at,
+        captured_at: text.captured_at,
+        sharpness: None,
+        exif_fields: Some(exif.fields),
+        vthumb: None,
+        camera: text.camera,
+    }
 }
 
 /// HEIC/HEIF/AVIF through libheif ([`crate::media::heif`]) and JPEG XL through jxl-oxide
@@ -434,21 +445,10 @@ fn decode_heif_or_jxl(
         (d.image, d.exif)
     };
     let (exif, text) = exif_tiff.map_or((NO_EXIF, ExifText::default()), read_exif_tiff);
-    let (width, height) = image.dimensions();
+    let size = image.dimensions();
     Ok(Decoded {
         image,
-        meta: ContentMeta {
-            format: format.name().to_owned(),
-            width,
-            height,
-            phash: None,
-            taken_at: text.taken_at,
-            captured_at: text.captured_at,
-            sharpness: None,
-            exif_fields: Some(exif.fields),
-            vthumb: None,
-            camera: text.camera,
-        },
+        meta: decoded_meta(format, size, exif, text),
     })
 }
 
