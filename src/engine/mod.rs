@@ -42,6 +42,11 @@ pub struct Engine {
 /// Take the data dir's writer lock (`<data dir>/writer.lock`, an OS file lock: released when
 /// the process ends, however it ends).
 ///
+/// The lock is an `flock`, held by the open file description: a process forked in the
+/// instant before its `exec` (any `Command::spawn` of the same process, which closes the
+/// descriptor only at `exec`) briefly shares it after its owner has let go. A lock still held
+/// is therefore tried again for [`LOCK_PATIENCE`] before the data dir is reported busy.
+///
 /// Errors: [`Error::Busy`] if another process holds it.
 fn writer_lock(data_dir: &Path) -> Result<std::fs::File> {
     let path = data_dir.join("writer.lock");
@@ -51,12 +56,24 @@ fn writer_lock(data_dir: &Path) -> Result<std::fs::File> {
         .write(true)
         .open(&path)
         .map_err(io_err(&path))?;
-    match f.try_lock() {
-        Ok(()) => Ok(f),
-        Err(std::fs::TryLockError::WouldBlock) => Err(Error::Busy(data_dir.to_path_buf())),
-        Err(std::fs::TryLockError::Error(e)) => Err(Error::Io { path, source: e }),
+    let start = std::time::Instant::now();
+    loop {
+        match f.try_lock() {
+            Ok(()) => return Ok(f),
+            Err(std::fs::TryLockError::WouldBlock) if start.elapsed() < LOCK_PATIENCE => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(Error::Busy(data_dir.to_path_buf()));
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(Error::Io { path, source: e }),
+        }
     }
 }
+
+/// How long a held writer lock is tried again before the data dir counts as busy: far longer
+/// than a fork-to-exec window (microseconds to a few ms), short beside a person's patience.
+const LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_millis(500);
 
 impl Engine {
     /// Open the engine: resolve the model, open (or create) the catalog in `cfg.data_dir`, and
