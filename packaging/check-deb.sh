@@ -19,7 +19,9 @@
 #      Wayland) is present, so the Depends are complete;
 #   4. test tooling only (not part of the package): xvfb, xauth, imagemagick, x11-utils;
 #   5. as a normal user (alice, HOME=/home/alice): `likeness index ~/Pictures` on a few generated
-#      photos (proves the packaged ONNX Runtime and models work), then the Exec= command of the
+#      photos and real iPhone HEIC and AVIF photos from ../shared (proves the packaged ONNX Runtime
+#      and models work, and that the Depends bring libheif with its HEVC and AV1 decoders: every
+#      photo must be embedded, none failed or unsupported), then the Exec= command of the
 #      installed likeness.desktop under xvfb-run; after a few seconds the window must exist, the
 #      process must still be running and its stderr must not contain a panic; a screenshot is taken;
 #   6. `apt-get purge likeness`: every file the package installed is gone, the user's data
@@ -297,6 +299,22 @@ as_user /bin/sh -ec '
     convert rose.jpg -flop rose-mirrored.png
     for s in 1 2 3; do convert -seed $s -size 320x240 plasma:fractal "plasma-$s.jpg"; done
 ' >"$LOGDIR/photos.log" 2>&1 || fail "could not make test photos, see $LOGDIR/photos.log"
+# Phone photos: real iPhone HEIC files (one portrait: it must show upright) and an AVIF, from the
+# shared test photos beside the repository ($LIKENESS_CHECK_HEIC_DIR overrides where they are). No
+# HEIC tool is installed in the chroot: only the package's own dependencies can decode them.
+heic_dir=${LIKENESS_CHECK_HEIC_DIR:-$repo/../shared/data/images}
+HEIC_PHOTOS=(exif-samples/heic/mobile/iphone_13_pro_max.HEIC metadata-extractor-images/heic/IMG_2927.HEIC
+    metadata-extractor-images/avif/*.avif)
+n_heic=0
+for rel in "${HEIC_PHOTOS[@]}"; do
+    for f in "$heic_dir"/$rel; do
+        [ -f "$f" ] || continue
+        install -m 644 -o "$(in_root id -u "$TEST_USER")" "$f" "$root/home/$TEST_USER/Pictures/"
+        n_heic=$((n_heic + 1))
+    done
+done
+[ "$n_heic" -ge 2 ] || fail "no HEIC photos in $heic_dir (set LIKENESS_CHECK_HEIC_DIR to the shared data/images)"
+ok "$n_heic HEIC/AVIF phone photos copied into ~/Pictures"
 # The desktop entry's command as the user under xvfb-run: after GUI_WAIT seconds the window must
 # exist, the process must still run and not have panicked. $1: name of the screenshot (PNG).
 run_gui() {
@@ -353,6 +371,15 @@ as_user likeness status >"$LOGDIR/status.log" 2>&1 || fail "likeness status fail
 grep -q '/usr/bin/../share/likeness/models/efficientnet-lite0-int8.onnx' "$LOGDIR/status.log" ||
     fail "the model is not the packaged one (see $LOGDIR/status.log)"
 grep -E '^files' "$LOGDIR/status.log" | grep -q ' 0 failed' || fail "photos failed to index (see $LOGDIR/status.log)"
+n_photos=$(find "$root/home/$TEST_USER/Pictures" -type f | wc -l)
+grep -qE "^$n_photos photos: $n_photos embedded, .* 0 failed, 0 unsupported" "$LOGDIR/index.log" ||
+    fail "not all $n_photos photos were embedded (see $LOGDIR/index.log)"
+# The portrait iPhone HEIC is in the index: a query by its path answers from the catalog (the
+# photo itself is left out of its own neighbours).
+as_user likeness similar -k 1 "/home/$TEST_USER/Pictures/iphone_13_pro_max.HEIC" >"$LOGDIR/similar-heic.log" 2>&1 ||
+    { cat "$LOGDIR/similar-heic.log" >&2; fail "likeness similar on a HEIC photo failed, see $LOGDIR/similar-heic.log"; }
+grep -qE '^  [01]\.[0-9]{4}  /home/' "$LOGDIR/similar-heic.log" || fail "no neighbours for the HEIC photo (see $LOGDIR/similar-heic.log)"
+ok "all $n_photos photos embedded, $n_heic of them HEIC/AVIF; the HEIC's nearest neighbour: $(sed -n 2p "$LOGDIR/similar-heic.log" | xargs)"
 ok "$(tail -n 1 "$LOGDIR/index.log")"
 ok "runtime $(cat "$LOGDIR/ort-loaded.txt"), model /usr/share/likeness/models/efficientnet-lite0-int8.onnx"
 

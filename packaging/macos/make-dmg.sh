@@ -5,7 +5,7 @@
 #   packaging/macos/make-dmg.sh        ->  target/likeness-<version>-macos-arm64.dmg
 #
 # The bundle: Contents/MacOS/likeness (the release binary), Contents/Frameworks/ the ONNX
-# Runtime dylib (the binary looks in <exe dir>/../Frameworks), Contents/Resources/models (it
+# Runtime dylib (the binary looks in <exe dir>/../Frameworks) and libheif with its decoders, Contents/Resources/models (it
 # looks in <exe dir>/../Resources/models) and the icon (iconutil, from assets/). Signed ad hoc
 # (arm64 refuses unsigned code); notarisation needs an Apple developer account and is not done.
 #
@@ -27,6 +27,12 @@ for m in efficientnet-lite0-int8 efficientnet-lite0; do
     cp "models/$m.onnx" "models/$m.json" "$app/Contents/Resources/models/"
 done
 sed "s/@VERSION@/$version/g" packaging/macos/Info.plist > "$app/Contents/Info.plist"
+# libheif (HEIC/HEIF/AVIF) and its decoders from Homebrew: copied into Frameworks with their
+# install names rewritten to @executable_path/../Frameworks, so the app runs without Homebrew.
+# UNVERIFIED, like the rest of this script.
+dylibbundler --overwrite-files --bundle-deps --create-dir \
+    --fix-file "$app/Contents/MacOS/likeness" \
+    --dest-dir "$app/Contents/Frameworks" --install-path @executable_path/../Frameworks/
 
 iconset=target/macos-icon/likeness.iconset
 mkdir -p "$iconset"
@@ -39,7 +45,9 @@ cp assets/likeness-256.png "$iconset/icon_128x128@2x.png"
 cp assets/likeness-512.png "$iconset/icon_256x256@2x.png"
 iconutil -c icns "$iconset" -o "$app/Contents/Resources/likeness.icns"
 
-codesign --force --sign - "$app/Contents/Frameworks/libonnxruntime.1.31.1.dylib"
+for lib in "$app"/Contents/Frameworks/*.dylib; do
+    codesign --force --sign - "$lib"
+done
 codesign --force --sign - "$app/Contents/MacOS/likeness"
 codesign --force --sign - "$app"
 

@@ -6,7 +6,7 @@
 ;   makensis /DVERSION=0.1.0 packaging\windows\likeness.nsi
 ;
 ; Installs, per machine, into "Program Files\Likeness": likeness.exe, the ONNX Runtime DLLs
-; beside it (where the binary looks first), the default models in models\, licences; a Start
+; beside it (where the binary looks first), libheif's DLLs (HEIC/HEIF/AVIF, from vcpkg), the default models in models\, licences; a Start
 ; menu shortcut; an uninstaller registered in "Apps & features". The user's data
 ; (%APPDATA%\likeness) is never touched by the uninstaller.
 ;
@@ -44,6 +44,9 @@ Section "Likeness"
   File "${ROOT}\runtime\onnxruntime_providers_shared.dll"
   File "${ROOT}\runtime\ONNXRUNTIME-LICENSE"
   File "${ROOT}\runtime\ONNXRUNTIME-ThirdPartyNotices.txt"
+  ; libheif and its decoders (libde265, dav1d) from vcpkg, beside the binary where Windows'
+  ; loader looks first (the workflow copies them to runtime\heif). UNVERIFIED.
+  File "${ROOT}\runtime\heif\*.dll"
   File "likeness.ico"
   SetOutPath "$INSTDIR\models"
   File "${ROOT}\models\efficientnet-lite0-int8.onnx"
@@ -72,6 +75,9 @@ Section "Uninstall"
   Delete "$INSTDIR\onnxruntime_providers_shared.dll"
   Delete "$INSTDIR\ONNXRUNTIME-LICENSE"
   Delete "$INSTDIR\ONNXRUNTIME-ThirdPartyNotices.txt"
+  Delete "$INSTDIR\heif.dll"
+  Delete "$INSTDIR\libde265.dll"
+  Delete "$INSTDIR\dav1d.dll"
   Delete "$INSTDIR\likeness.ico"
   Delete "$INSTDIR\uninstall.exe"
   RMDir "$INSTDIR"
