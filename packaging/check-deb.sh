@@ -299,7 +299,7 @@ as_user /bin/sh -ec '
     convert rose.jpg -flop rose-mirrored.png
     for s in 1 2 3; do convert -seed $s -size 320x240 plasma:fractal "plasma-$s.jpg"; done
 ' >"$LOGDIR/photos.log" 2>&1 || fail "could not make test photos, see $LOGDIR/photos.log"
-# Phone photos: real iPhone HEIC files (one portrait: it must show upright) and an AVIF, from the
+# Phone photos: real iPhone HEIC files (one portrait: it must show upright) and AVIF photos, from the
 # shared test photos beside the repository ($LIKENESS_CHECK_HEIC_DIR overrides where they are). No
 # HEIC tool is installed in the chroot: only the package's own dependencies can decode them.
 heic_dir=${LIKENESS_CHECK_HEIC_DIR:-$repo/../shared/data/images}

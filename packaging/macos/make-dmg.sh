@@ -5,9 +5,10 @@
 #   packaging/macos/make-dmg.sh        ->  target/likeness-<version>-macos-arm64.dmg
 #
 # The bundle: Contents/MacOS/likeness (the release binary), Contents/Frameworks/ the ONNX
-# Runtime dylib (the binary looks in <exe dir>/../Frameworks) and libheif with its decoders, Contents/Resources/models (it
-# looks in <exe dir>/../Resources/models) and the icon (iconutil, from assets/). Signed ad hoc
-# (arm64 refuses unsigned code); notarisation needs an Apple developer account and is not done.
+# Runtime dylib (the binary looks in <exe dir>/../Frameworks) and libheif with its decoders,
+# Contents/Resources/models (it looks in <exe dir>/../Resources/models) and the icon (iconutil,
+# from assets/). Signed ad hoc (arm64 refuses unsigned code); notarisation needs an Apple
+# developer account and is not done.
 #
 # NOT VERIFIED: this project is built and tested on Linux only; nobody has run this script.
 set -euo pipefail

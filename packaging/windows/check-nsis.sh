@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # What can be checked of the Windows installer on Linux: that packaging/windows/likeness.nsi
 # compiles (Debian's makensis: apt install nsis) with the real Windows ONNX Runtime DLLs from
-# the PyPI wheel and the models, and stand-ins for likeness.exe and libheif's DLLs (Windows binaries cannot be
-# built here). It does not run the installer. Writes target/nsis-check/...-setup.exe.
+# the PyPI wheel and the models, and stand-ins for likeness.exe and libheif's DLLs (Windows
+# binaries cannot be built here). It does not run the installer. Writes target/nsis-check/...-setup.exe.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 command -v makensis >/dev/null || { echo "missing makensis (apt install nsis)" >&2; exit 1; }
