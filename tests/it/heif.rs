@@ -202,3 +202,73 @@ fn jpeg_xl_files_decode_and_truncated_ones_fail_with_a_reason() {
         }
     }
 }
+
+/// libheif is C: truncated, bit-flipped and header-mangled copies of real HEIC, HEIF and AVIF
+/// files never panic or abort the process (a crash would end this test binary), each one is
+/// either decoded to the size it declares or skipped with libheif's reason, and a file cut
+/// inside its box structure is always refused.
+#[test]
+fn heif_decode_survives_truncation_and_mutations() {
+    let sources = [
+        img("metadata-extractor-images/heic/cheers_1440x960.heic"),
+        img("exif-samples/heic/samplefilehub.heif"),
+        img("oculante-tests/tests/red-at-12-oclock-with-color-profile-lossy.avif"),
+    ];
+    let limits = DecodeLimits::default();
+    let mut state = 0x2545_F491_4F6C_DD1Du64;
+    let mut rand = move || {
+        // xorshift64*: deterministic, so a failure reproduces.
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        state.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    };
+    let (mut ok, mut declined) = (0, 0);
+    for src in &sources {
+        let orig = std::fs::read(src).unwrap();
+        // The `ftyp` and `meta` boxes lead the file in all three; mangling stays within them.
+        let header_end = orig.len().min(512);
+        for round in 0..60 {
+            let mut b = orig.clone();
+            match round % 3 {
+                0 => b.truncate(rand() as usize % b.len()),
+                1 => {
+                    for _ in 0..1 + rand() % 8 {
+                        let i = rand() as usize % b.len();
+                        b[i] ^= 1 << (rand() % 8);
+                    }
+                }
+                _ => {
+                    for _ in 0..1 + rand() % 4 {
+                        let i = rand() as usize % header_end;
+                        b[i] = rand() as u8;
+                    }
+                }
+            }
+            match decode::decode(&b, 224, &limits) {
+                Ok(d) => {
+                    assert_eq!(d.image.dimensions(), (d.meta.width, d.meta.height));
+                    ok += 1;
+                }
+                Err(e) => {
+                    assert!(
+                        e.to_string().starts_with("cannot decode") || e.is_unsupported(),
+                        "{e}"
+                    );
+                    declined += 1;
+                }
+            }
+        }
+        // Cut inside the leading boxes: refused with a reason.
+        match decode::decode(&orig[..64], 224, &limits) {
+            Err(e) => assert!(
+                e.to_string().contains("cannot decode"),
+                "{}: {e}",
+                src.display()
+            ),
+            Ok(_) => panic!("{} cut to 64 bytes decoded", src.display()),
+        }
+    }
+    eprintln!("heif mutations: {ok} decoded, {declined} declined");
+    assert!(declined > 0 && ok > 0);
+}

@@ -58,10 +58,60 @@ pub fn find_large_jpegs(dir: &Path, min_pixels: u64, max_pixels: u64) -> Vec<(Pa
         .collect()
 }
 
-/// Write `copies` distinct files into `dest` by cycling through `sources`. Each copy is the
-/// original JPEG with 8 unique bytes appended after its EOI marker (ignored by decoders), so
-/// that content hashing sees distinct photos while decoding costs exactly the same.
-pub fn replicate(sources: &[PathBuf], copies: usize, dest: &Path) -> Result<u64> {
+/// Which photos `bench ingest` replicates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum IngestFormat {
+    /// 8-50 MP camera JPEGs.
+    Jpeg,
+    /// 8-50 MP HEIC/HEIF photos (libheif; HEVC decoded at full resolution).
+    Heic,
+}
+
+impl IngestFormat {
+    /// File extension of the replicated copies.
+    fn extension(self) -> &'static str {
+        match self {
+            IngestFormat::Jpeg => "jpg",
+            IngestFormat::Heic => "heic",
+        }
+    }
+}
+
+/// HEIC/HEIF files (content sniffed) of `min_pixels..=max_pixels` under `dir`, with their size
+/// in megapixels (the primary image's, from the container: nothing is decoded).
+pub fn find_large_heics(dir: &Path, min_pixels: u64, max_pixels: u64) -> Vec<(PathBuf, f64)> {
+    walkdir::WalkDir::new(dir)
+        .sort_by_file_name()
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_file())
+        .filter_map(|e| {
+            let bytes = std::fs::read(e.path()).ok()?;
+            if likeness::media::decode::sniff(&bytes) != Some(likeness::media::decode::Format::Heif)
+            {
+                return None;
+            }
+            let ctx = libheif_rs::HeifContext::read_from_bytes(&bytes).ok()?;
+            let h = ctx.primary_image_handle().ok()?;
+            let px = u64::from(h.width()) * u64::from(h.height());
+            (min_pixels..=max_pixels)
+                .contains(&px)
+                .then(|| (e.path().to_path_buf(), px as f64 / 1e6))
+        })
+        .collect()
+}
+
+/// Write `copies` distinct files into `dest` by cycling through `sources`, so that content
+/// hashing sees distinct photos while decoding costs exactly the same. A JPEG copy is the
+/// original with 8 unique bytes appended after its EOI marker (ignored by decoders); a HEIC copy
+/// gets a 16-byte ISOBMFF `free` box (size, `free`, 8 unique bytes) appended, which HEIF readers
+/// skip by definition (ISO/IEC 14496-12 §8.1.2).
+pub fn replicate(
+    sources: &[PathBuf],
+    copies: usize,
+    dest: &Path,
+    format: IngestFormat,
+) -> Result<u64> {
     std::fs::create_dir_all(dest).map_err(io_err(dest))?;
     let originals: Vec<Vec<u8>> = sources
         .iter()
@@ -70,8 +120,12 @@ pub fn replicate(sources: &[PathBuf], copies: usize, dest: &Path) -> Result<u64>
     let mut total = 0u64;
     for i in 0..copies {
         let mut b = originals[i % originals.len()].clone();
+        if format == IngestFormat::Heic {
+            b.extend_from_slice(&16u32.to_be_bytes());
+            b.extend_from_slice(b"free");
+        }
         b.extend_from_slice(&(i as u64).to_le_bytes());
-        let p = dest.join(format!("photo-{i:05}.jpg"));
+        let p = dest.join(format!("photo-{i:05}.{}", format.extension()));
         std::fs::write(&p, &b).map_err(io_err(&p))?;
         total += b.len() as u64;
     }
@@ -81,6 +135,9 @@ pub fn replicate(sources: &[PathBuf], copies: usize, dest: &Path) -> Result<u64>
 /// Results of [`ingest`].
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct IngestResult {
+    /// The kind of photos replicated.
+    #[serde(skip)]
+    pub format: IngestFormat,
     /// The distinct source photos that were replicated.
     pub sources: Vec<PathBuf>,
     /// Photos indexed.
@@ -134,12 +191,16 @@ pub fn ingest(
     model: &str,
     threads: usize,
     inference_threads: usize,
+    format: IngestFormat,
 ) -> Result<IngestResult> {
     // Camera photos: 8 to 50 MP (the 400 MP synthetic JPEG of the hostile set is no photo).
-    let sources = find_large_jpegs(source, 8_000_000, 50_000_000);
+    let sources = match format {
+        IngestFormat::Jpeg => find_large_jpegs(source, 8_000_000, 50_000_000),
+        IngestFormat::Heic => find_large_heics(source, 8_000_000, 50_000_000),
+    };
     if sources.is_empty() {
         return Err(Error::Invalid(format!(
-            "no JPEG of 8-50 MP under {}",
+            "no {format:?} photo of 8-50 MP under {}",
             source.display()
         )));
     }
@@ -149,7 +210,7 @@ pub fn ingest(
     let data = work.join("data");
     let _ = std::fs::remove_dir_all(&photos);
     let _ = std::fs::remove_dir_all(&data);
-    replicate(&sources, copies, &photos)?;
+    replicate(&sources, copies, &photos, format)?;
 
     let mut cfg = EngineConfig::new(data.clone(), model);
     cfg.threads = threads;
@@ -165,7 +226,7 @@ pub fn ingest(
     let disk = dir_bytes(&data);
 
     let exe = std::env::current_exe().map_err(io_err("current_exe"))?;
-    let query_in = photos.join("photo-00000.jpg");
+    let query_in = photos.join(format!("photo-00000.{}", format.extension()));
     let query_out = &sources[0];
     let cold = |q: &Path| -> (f64, f64) {
         let mut t: Vec<f64> = (0..10)
@@ -189,7 +250,8 @@ pub fn ingest(
 
     let mut peers = Vec::new();
     let ours = report.elapsed_s;
-    if let Some(czkawka) = which("czkawka_cli") {
+    // czkawka_cli from crates.io is built without its `heif` feature: it would skip HEIC files.
+    if let Some(czkawka) = which("czkawka_cli").filter(|_| format == IngestFormat::Jpeg) {
         let cache = work.join("czkawka-cache");
         for (label, extra) in [
             (
@@ -221,6 +283,7 @@ pub fn ingest(
         }
     }
     Ok(IngestResult {
+        format,
         sources,
         photos: done as usize,
         megapixels: mp,
@@ -852,4 +915,40 @@ pub fn heif(source: &Path, model: &str) -> Result<Vec<HeifRow>> {
         });
     }
     Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The HEIC copies `bench ingest --format heic` makes are distinct files that libheif
+    /// decodes to exactly the original's pixels (the appended `free` box is skipped).
+    #[test]
+    fn heic_copies_differ_in_bytes_and_decode_to_the_same_pixels() {
+        let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/images");
+        let found = find_large_heics(
+            &shared.join("metadata-extractor-images/heic"),
+            8_000_000,
+            50_000_000,
+        );
+        assert!(
+            found.len() >= 5,
+            "12 MP iPhone HEICs expected, found {found:?}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        replicate(&[found[0].0.clone()], 2, dir.path(), IngestFormat::Heic).unwrap();
+        let a = std::fs::read(dir.path().join("photo-00000.heic")).unwrap();
+        let b = std::fs::read(dir.path().join("photo-00001.heic")).unwrap();
+        assert_ne!(a, b);
+        assert_eq!(
+            a.len(),
+            std::fs::metadata(&found[0].0).unwrap().len() as usize + 16
+        );
+        let limits = likeness::media::decode::DecodeLimits::default();
+        let original =
+            likeness::media::heif::decode(&std::fs::read(&found[0].0).unwrap(), &limits).unwrap();
+        let copy = likeness::media::heif::decode(&b, &limits).unwrap();
+        assert_eq!(original.image.dimensions(), copy.image.dimensions());
+        assert!(original.image == copy.image, "the copy's pixels differ");
+    }
 }

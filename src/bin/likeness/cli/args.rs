@@ -161,11 +161,11 @@ pub enum Command {
 /// `likeness bench` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
-    /// End-to-end indexing of 8-50 MP camera JPEGs replicated to COPIES distinct files, with
-    /// per-stage times, bytes per photo, peak RSS, cold-start queries, and czkawka_cli (if on
-    /// PATH) on the same folder.
+    /// End-to-end indexing of 8-50 MP camera JPEGs (or, with --format heic, HEIC photos)
+    /// replicated to COPIES distinct files, with per-stage times, bytes per photo, peak RSS,
+    /// cold-start queries, and czkawka_cli (if on PATH, JPEG only) on the same folder.
     Ingest {
-        /// Where to find the 8-50 MP camera JPEGs.
+        /// Where to find the 8-50 MP camera photos.
         #[arg(long, default_value = "../shared/data/images")]
         source: PathBuf,
         /// Number of distinct files to index.
@@ -177,6 +177,9 @@ pub enum BenchCommand {
         /// ONNX Runtime intra-op threads [default: --threads].
         #[arg(long)]
         inference_threads: Option<usize>,
+        /// Which photos under SOURCE to replicate.
+        #[arg(long, value_enum, default_value_t = crate::bench::IngestFormat::Jpeg)]
+        format: crate::bench::IngestFormat,
         /// JSON output.
         #[arg(long)]
         json: bool,

@@ -16,10 +16,11 @@ pub(super) fn cmd_bench(cli: &Cli, b: &BenchCommand) -> Result<ExitCode> {
             copies,
             work,
             inference_threads,
+            format,
             json,
         } => {
             let it = inference_threads.unwrap_or(threads);
-            let r = crate::bench::ingest(source, *copies, work, &cli.model, threads, it)?;
+            let r = crate::bench::ingest(source, *copies, work, &cli.model, threads, it, *format)?;
             if *json {
                 println!("{}", serde_json::to_string_pretty(&r)?);
                 return Ok(ExitCode::SUCCESS);
@@ -126,9 +127,13 @@ fn print_ingest(r: &crate::bench::IngestResult, threads: usize, it: usize) {
     let per = |ms: f64| ms / r.photos.max(1) as f64;
     println!("| metric | value |\n| --- | --- |");
     println!(
-        "| photos | {} distinct files replicated from {} camera JPEGs, {:.1} MP average |",
+        "| photos | {} distinct files replicated from {} {}, {:.1} MP average |",
         r.photos,
         r.sources.len(),
+        match r.format {
+            crate::bench::IngestFormat::Jpeg => "camera JPEGs",
+            crate::bench::IngestFormat::Heic => "HEIC/HEIF photos",
+        },
         r.megapixels
     );
     println!("| wall time | {:.2} s |", r.report.elapsed_s);
@@ -141,7 +146,11 @@ fn print_ingest(r: &crate::bench::IngestResult, threads: usize, it: usize) {
         per(s.read_hash_ms)
     );
     println!(
-        "| decode (reduced scale) | {:.2} ms/photo |",
+        "| decode ({}) | {:.2} ms/photo |",
+        match r.format {
+            crate::bench::IngestFormat::Jpeg => "reduced scale",
+            crate::bench::IngestFormat::Heic => "full resolution",
+        },
         per(s.decode_ms)
     );
     println!(
