@@ -36,28 +36,6 @@ pub fn percentile(xs: &mut [f64], p: f64) -> f64 {
     xs[rank.min(xs.len()) - 1]
 }
 
-/// JPEGs of `min_pixels..=max_pixels` under `dir`, with their size in megapixels.
-pub fn find_large_jpegs(dir: &Path, min_pixels: u64, max_pixels: u64) -> Vec<(PathBuf, f64)> {
-    walkdir::WalkDir::new(dir)
-        .sort_by_file_name()
-        .into_iter()
-        .flatten()
-        .filter(|e| e.file_type().is_file())
-        .filter_map(|e| {
-            let bytes = std::fs::read(e.path()).ok()?;
-            if likeness::media::decode::sniff(&bytes) != Some(likeness::media::decode::Format::Jpeg)
-            {
-                return None;
-            }
-            let h = turbojpeg::read_header(&bytes).ok()?;
-            let px = (h.width * h.height) as u64;
-            (min_pixels..=max_pixels)
-                .contains(&px)
-                .then(|| (e.path().to_path_buf(), px as f64 / 1e6))
-        })
-        .collect()
-}
-
 /// Which photos `bench ingest` replicates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum IngestFormat {
@@ -77,9 +55,15 @@ impl IngestFormat {
     }
 }
 
-/// HEIC/HEIF files (content sniffed) of `min_pixels..=max_pixels` under `dir`, with their size
-/// in megapixels (the primary image's, from the container: nothing is decoded).
-pub fn find_large_heics(dir: &Path, min_pixels: u64, max_pixels: u64) -> Vec<(PathBuf, f64)> {
+/// Photos of `format` (content sniffed) of `min_pixels..=max_pixels` under `dir`, with their
+/// size in megapixels, read from the header (JPEG) or the container (HEIF): nothing is decoded.
+pub fn find_large(
+    dir: &Path,
+    format: IngestFormat,
+    min_pixels: u64,
+    max_pixels: u64,
+) -> Vec<(PathBuf, f64)> {
+    use likeness::media::decode::{Format, sniff};
     walkdir::WalkDir::new(dir)
         .sort_by_file_name()
         .into_iter()
@@ -87,13 +71,18 @@ pub fn find_large_heics(dir: &Path, min_pixels: u64, max_pixels: u64) -> Vec<(Pa
         .filter(|e| e.file_type().is_file())
         .filter_map(|e| {
             let bytes = std::fs::read(e.path()).ok()?;
-            if likeness::media::decode::sniff(&bytes) != Some(likeness::media::decode::Format::Heif)
-            {
-                return None;
-            }
-            let ctx = libheif_rs::HeifContext::read_from_bytes(&bytes).ok()?;
-            let h = ctx.primary_image_handle().ok()?;
-            let px = u64::from(h.width()) * u64::from(h.height());
+            let px = match (format, sniff(&bytes)?) {
+                (IngestFormat::Jpeg, Format::Jpeg) => {
+                    let h = turbojpeg::read_header(&bytes).ok()?;
+                    (h.width * h.height) as u64
+                }
+                (IngestFormat::Heic, Format::Heif) => {
+                    let ctx = libheif_rs::HeifContext::read_from_bytes(&bytes).ok()?;
+                    let h = ctx.primary_image_handle().ok()?;
+                    u64::from(h.width()) * u64::from(h.height())
+                }
+                _ => return None,
+            };
             (min_pixels..=max_pixels)
                 .contains(&px)
                 .then(|| (e.path().to_path_buf(), px as f64 / 1e6))
@@ -194,10 +183,7 @@ pub fn ingest(
     format: IngestFormat,
 ) -> Result<IngestResult> {
     // Camera photos: 8 to 50 MP (the 400 MP synthetic JPEG of the hostile set is no photo).
-    let sources = match format {
-        IngestFormat::Jpeg => find_large_jpegs(source, 8_000_000, 50_000_000),
-        IngestFormat::Heic => find_large_heics(source, 8_000_000, 50_000_000),
-    };
+    let sources = find_large(source, format, 8_000_000, 50_000_000);
     if sources.is_empty() {
         return Err(Error::Invalid(format!(
             "no {format:?} photo of 8-50 MP under {}",
@@ -721,7 +707,7 @@ pub struct DecodeResult {
 pub fn decode(source: &Path, rounds: usize, min_side: u32) -> Result<DecodeResult> {
     use likeness::media::decode::{DecodeLimits, decode_jpeg_turbo};
     use likeness::media::jpeg_dc::decode_eighth;
-    let files = find_large_jpegs(source, 8_000_000, 50_000_000);
+    let files = find_large(source, IngestFormat::Jpeg, 8_000_000, 50_000_000);
     if files.is_empty() {
         return Err(Error::Invalid(format!(
             "no JPEG of 8-50 MP under {}",
@@ -926,8 +912,9 @@ mod tests {
     #[test]
     fn heic_copies_differ_in_bytes_and_decode_to_the_same_pixels() {
         let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/images");
-        let found = find_large_heics(
+        let found = find_large(
             &shared.join("metadata-extractor-images/heic"),
+            IngestFormat::Heic,
             8_000_000,
             50_000_000,
         );
