@@ -12,28 +12,79 @@ use crate::dups::{DupOptions, PAIR_LIMIT, Tier, VERIFY_LIMIT, cosine};
 use crate::error::Result;
 use crate::index::VectorIndex;
 use crate::index::phash::PhashIndex;
+use crate::media::decode::DecodeLimits;
 use crate::media::phash::{DIHEDRAL, dihedral_distance};
-use crate::media::verify::{Thumb, Verdict};
+use crate::media::verify::{FineCheck, FineLuma, Thumb, Verdict};
 use crate::types::{ContentHash, PhotoRow};
 
 /// pHash distance, bits of 64, within which the best dihedral view of a pair is passed to
 /// verification as a hint (a rotated or mirrored copy): beyond it, the view is noise.
 pub(super) const VIEW_HINT_BITS: u32 = 22;
 
+/// The dihedral views of `a` worth trying against `b`: the pHashes' best, when close enough.
+fn view_hints(pa: &[u8], pb: &[u8]) -> Vec<usize> {
+    dihedral_distance(pa, pb)
+        .filter(|&(bits, _)| bits <= VIEW_HINT_BITS)
+        .map(|(_, v)| v)
+        .into_iter()
+        .collect()
+}
+
 /// Verify content `b` against content `a` from their thumbnails, with the pHash's best
 /// dihedral view as a hint. `None` when either has no usable thumbnail or no alignment exists.
+/// The fine check is not run ([`settle_fine`] does).
 pub(super) fn verify_pair(
     a: Option<&Thumb>,
     b: Option<&Thumb>,
     pa: &[u8],
     pb: &[u8],
 ) -> Option<Verdict> {
-    let views: Vec<usize> = dihedral_distance(pa, pb)
-        .filter(|&(bits, _)| bits <= VIEW_HINT_BITS)
-        .map(|(_, v)| v)
-        .into_iter()
-        .collect();
-    crate::media::verify::verify(a?, b?, &views)
+    crate::media::verify::verify(a?, b?, &view_hints(pa, pb))
+}
+
+/// The luma of the files `paths` (`(content, file)`) for the fine check, decoded in parallel
+/// ([`crate::media::verify::FINE_DECODE_SHORT`] on the short side): contents whose file
+/// cannot be read or decoded are absent.
+pub(super) fn fine_lumas(
+    paths: Vec<(ContentHash, std::path::PathBuf)>,
+    limits: &DecodeLimits,
+) -> HashMap<ContentHash, FineLuma> {
+    paths
+        .into_par_iter()
+        .filter_map(|(h, path)| {
+            let bytes = std::fs::read(&path)
+                .map_err(|e| tracing::warn!("fine check: cannot read {}: {e}", path.display()))
+                .ok()?;
+            let d = crate::media::decode::decode_catching(
+                &bytes,
+                crate::media::verify::FINE_DECODE_SHORT,
+                limits,
+            )
+            .map_err(|e| tracing::warn!("fine check: cannot decode {}: {e}", path.display()))
+            .ok()?;
+            Some((h, FineLuma::from_rgb(&d.image)))
+        })
+        .collect()
+}
+
+/// The fine check ([`crate::media::verify::check_fine`]) of the verdict of contents `a`, `b`
+/// (in content-hash order, as the verdict), from their thumbnails, pHashes and decoded luma
+/// (`None`: the file could not be read or decoded).
+pub(super) fn settle_fine(
+    v: &mut Verdict,
+    (a, b): (&PhotoRow, &PhotoRow),
+    thumbs: &HashMap<ContentHash, Thumb>,
+    (fa, fb): (Option<&FineLuma>, Option<&FineLuma>),
+) {
+    let (Some(ta), Some(tb)) = (thumbs.get(&a.hash), thumbs.get(&b.hash)) else {
+        // No thumbnail to align: no proof.
+        if v.same_picture_at(crate::media::verify::STATIC_AGREE) {
+            v.check = FineCheck::Unreadable;
+        }
+        return;
+    };
+    let views = view_hints(&a.phash, &b.phash);
+    crate::media::verify::check_fine(v, ta, tb, fa, fb, &views);
 }
 
 /// Decode the stored verification thumbnails of `hashes` (in parallel); contents without one
@@ -263,6 +314,9 @@ pub struct Candidates {
     /// down to [`VERIFY_FLOOR`]).
     pub(super) floor: f32,
     pub(super) max_candidates: usize,
+    /// Fine checks run by grouping so far, by pair `(a, b)` in content-hash order: kept with
+    /// the candidates so regrouping (another threshold) does not decode the files again.
+    pub(super) fine: std::sync::Mutex<HashMap<(ContentHash, ContentHash), FineCheck>>,
 }
 
 impl Candidates {
@@ -388,6 +442,7 @@ impl Candidates {
             tier: opts.tier,
             floor: unverified_floor,
             max_candidates: opts.max_candidates,
+            fine: Default::default(),
         })
     }
 

@@ -2,16 +2,19 @@
 //! and the star rule that ties every member directly to its keeper.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
 
 use crate::catalog::Catalog;
-use crate::dups::candidates::{Candidates, Pair, load_thumbs, verify_pair};
+use crate::dups::candidates::{
+    Candidates, Pair, fine_lumas, load_thumbs, settle_fine, verify_pair,
+};
 use crate::dups::keeper::{keeper_sorted, lossless};
 use crate::dups::union_find::UnionFind;
 use crate::dups::{DupFile, DupGroup, DupOptions, Relation, Tier, cosine};
 use crate::error::Result;
 use crate::index::VectorIndex;
 use crate::media::phash::{dihedral_distance, inverse_view};
-use crate::media::verify::Thumb;
+use crate::media::verify::{FineCheck, FineLuma, Thumb, Verdict};
 use crate::types::{ContentHash, PhotoRow};
 
 /// Seconds since 0000-03-01 of an EXIF date-time (`YYYY:MM:DD HH:MM:SS`, also with `-` or `/`
@@ -196,7 +199,17 @@ pub fn group(
         }
         let links = comp_links.remove(&root).unwrap_or_default();
         let stars = star_groups(
-            catalog, index, photos, files_of, &cs, &links, &captures, &apart, &reference, opts,
+            catalog,
+            index,
+            photos,
+            files_of,
+            &cs,
+            &links,
+            &captures,
+            &apart,
+            &reference,
+            opts,
+            &cands.fine,
         );
         for g in stars {
             if g.len() > 1 || files_of[g[0].0].len() > 1 {
@@ -234,6 +247,7 @@ pub(super) fn star_groups(
     apart: &HashSet<(usize, usize)>,
     reference: &HashSet<i64>,
     opts: &DupOptions,
+    fine_done: &Mutex<HashMap<(ContentHash, ContentHash), FineCheck>>,
 ) -> Vec<Vec<(usize, Option<Link>)>> {
     let rep = |c: usize| &photos[files_of[c][0]];
     let mut adj: HashMap<(usize, usize), Link> = HashMap::new();
@@ -246,18 +260,17 @@ pub(super) fn star_groups(
         .filter(|l| l.tier == Tier::Same)
         .flat_map(|l| [l.a, l.b])
         .collect();
-    // Thumbnails for verifying keeper–member pairs that were no candidate pair: only for the
-    // contents with same-picture links, in a component with few of them.
-    let thumbs: HashMap<ContentHash, Thumb> =
-        if !same_linked.is_empty() && same_linked.len() <= ON_DEMAND {
-            let hashes: Vec<ContentHash> = same_linked.iter().map(|&c| rep(c).hash).collect();
-            load_thumbs(catalog, &hashes).unwrap_or_else(|e| {
-                tracing::warn!("dups: thumbnails unreadable, pairs left unverified: {e}");
-                HashMap::new()
-            })
-        } else {
+    // Thumbnails of the contents with same-picture links: for the fine check of keeper–member
+    // links, and for verifying keeper–member pairs that were no candidate pair.
+    let thumbs: HashMap<ContentHash, Thumb> = if !same_linked.is_empty() {
+        let hashes: Vec<ContentHash> = same_linked.iter().map(|&c| rep(c).hash).collect();
+        load_thumbs(catalog, &hashes).unwrap_or_else(|e| {
+            tracing::warn!("dups: thumbnails unreadable, pairs left unverified: {e}");
             HashMap::new()
-        };
+        })
+    } else {
+        HashMap::new()
+    };
     let link_of = |k: usize, c: usize| -> Option<Link> {
         let key = (k.min(c), k.max(c));
         if let Some(l) = adj.get(&key) {
@@ -311,6 +324,8 @@ pub(super) fn star_groups(
     } else {
         Vec::new()
     };
+    // The photos' luma for the fine check, decoded when first needed.
+    let fine: Mutex<HashMap<ContentHash, Option<FineLuma>>> = Mutex::default();
     let mut taken: HashSet<usize> = HashSet::new();
     let mut out = Vec::new();
     for &k in &order {
@@ -325,7 +340,15 @@ pub(super) fn star_groups(
         }
         cands.sort_by_key(|c| pos[c]);
         cands.dedup();
-        for c in cands {
+        cands.retain(|c| !taken.contains(c));
+        // Each candidate's link to this keeper; same-picture ones settled by the fine check
+        // (in parallel) before any is taken.
+        let mut found: Vec<(usize, Link)> = cands
+            .iter()
+            .filter_map(|&c| Some((c, link_of(k, c)?)))
+            .collect();
+        fine_check_links(&mut found, rep, &thumbs, captures, opts, &fine, fine_done);
+        for (c, l) in found {
             if taken.contains(&c) {
                 continue;
             }
@@ -335,14 +358,106 @@ pub(super) fn star_groups(
             if decided {
                 continue;
             }
-            if let Some(l) = link_of(k, c) {
-                taken.insert(c);
-                g.push((c, Some(l)));
-            }
+            taken.insert(c);
+            g.push((c, Some(l)));
         }
         out.push(g);
     }
     out
+}
+
+/// Settle the same-picture links of `found` (`(member, link to the keeper)`) with the fine
+/// check ([`crate::media::verify::verify_fine`]) where it has not run yet: the files of both
+/// contents decoded (once each, kept in `fine`), the pairs checked in parallel, the outcome
+/// kept in `done` for regrouping. A link the check refutes falls to its tier without
+/// "same picture" (a second shot), or out if that is looser than `opts.tier`.
+fn fine_check_links<'p>(
+    found: &mut Vec<(usize, Link)>,
+    rep: impl Fn(usize) -> &'p PhotoRow + Sync,
+    thumbs: &HashMap<ContentHash, Thumb>,
+    captures: &[Capture<'_>],
+    opts: &DupOptions,
+    fine: &Mutex<HashMap<ContentHash, Option<FineLuma>>>,
+    done: &Mutex<HashMap<(ContentHash, ContentHash), FineCheck>>,
+) {
+    use rayon::prelude::*;
+    // A panic elsewhere while holding a lock leaves the map usable.
+    fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+        m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+    let key = |l: &Link| (rep(l.a).hash, rep(l.b).hash);
+    let needs = |l: &Link| {
+        l.tier == Tier::Same
+            && l.pair
+                .verdict
+                .is_some_and(|v| v.check == FineCheck::Unchecked)
+    };
+    // Outcomes known from an earlier grouping.
+    {
+        let done = lock(done);
+        for (_, l) in found.iter_mut().filter(|(_, l)| needs(l)) {
+            if let (Some(c), Some(v)) = (done.get(&key(l)), l.pair.verdict.as_mut()) {
+                v.check = *c;
+            }
+        }
+    }
+    let todo: Vec<usize> = (0..found.len()).filter(|&i| needs(&found[i].1)).collect();
+    if !todo.is_empty() {
+        // Decode what is not decoded yet, in parallel.
+        let want: Vec<(ContentHash, std::path::PathBuf)> = {
+            let have = lock(fine);
+            let mut want: HashMap<ContentHash, std::path::PathBuf> = HashMap::new();
+            for &i in &todo {
+                for c in [found[i].1.a, found[i].1.b] {
+                    let p = rep(c);
+                    if !have.contains_key(&p.hash) {
+                        want.insert(p.hash, p.path.clone());
+                    }
+                }
+            }
+            want.into_iter().collect()
+        };
+        let hashes: Vec<ContentHash> = want.iter().map(|w| w.0).collect();
+        let mut decoded = fine_lumas(want, &crate::media::decode::DecodeLimits::default());
+        {
+            let mut have = lock(fine);
+            for h in hashes {
+                have.insert(h, decoded.remove(&h));
+            }
+        }
+        let have = lock(fine);
+        let checks: Vec<(usize, Verdict)> = todo
+            .par_iter()
+            .filter_map(|&i| {
+                let l = &found[i].1;
+                let (pa, pb) = (rep(l.a), rep(l.b));
+                let mut v = l.pair.verdict?;
+                let luma = |h: &ContentHash| have.get(h).and_then(|f| f.as_ref());
+                settle_fine(&mut v, (pa, pb), thumbs, (luma(&pa.hash), luma(&pb.hash)));
+                Some((i, v))
+            })
+            .collect();
+        drop(have);
+        let mut done = lock(done);
+        for (i, v) in checks {
+            let l = &mut found[i].1;
+            done.insert(key(l), v.check);
+            l.pair.verdict = Some(v);
+        }
+    }
+    // Tiers from the settled verdicts.
+    found.retain_mut(|(_, l)| {
+        if l.tier != Tier::Same {
+            return true;
+        }
+        match link_tier(&l.pair, &captures[l.a], &captures[l.b], opts) {
+            Some(t) => {
+                l.tier = t;
+                true
+            }
+            None => false,
+        }
+    });
 }
 
 /// The contents `cs` in keeper order (the position of each content's best file). Lossless

@@ -4,7 +4,8 @@
 //! - **same picture**: derived from the same capture (re-encoded, resized, cropped down to
 //!   half the side, rotated by 90° steps or a few degrees, mirrored, colour-adjusted,
 //!   greyscale, blurred, captioned). Proven by the pixels: the pair's thumbnails align under
-//!   a dihedral view × similarity transform and agree block for block ([`crate::media::verify`]).
+//!   a dihedral view × similarity transform and agree block for block, and at 512 pixels
+//!   no block has moved against the others ([`crate::media::verify`], the fine check).
 //!   A descriptor or pHash resemblance alone is never enough; two photos whose EXIF capture
 //!   times differ are two captures, so never the same picture, however well they align.
 //! - **near-duplicate**: the same scene at the same moment (a burst, a second shot). Evidence:

@@ -19,6 +19,7 @@ fn verdict(agree: f32) -> Verdict {
         scale: 1.0,
         rotation: 0.0,
         identical: false,
+        check: crate::media::verify::FineCheck::Still,
     }
 }
 

@@ -26,6 +26,19 @@
 //! viewpoint, the moment or the light differs. [`Verdict::agree`] is the share of textured
 //! blocks that agree.
 //!
+//! **The fine check.** Two frames of one video, or two shots from a still camera, can agree at
+//! 128 pixels block for block: the camera moved by a fraction of a thumbnail pixel. So a pair
+//! whose thumbnails say "same picture" is looked at again at [`FINE_SIDE`] pixels
+//! ([`verify_fine`]): both files are decoded again (DCT-scaled for JPEGs), the alignment is
+//! carried over and refined, and each textured block's own shift is measured (Lucas–Kanade)
+//! and compared with the one similarity transform that best explains all of them. An edit
+//! moves no block; parallax, a moving subject or a hand-held camera's tilt moves several by
+//! more than [`MAX_BLOCK_SHIFT`]. Only pairs that passed on their thumbnails pay for it (a
+//! decode of each file, ~5–40 ms for a JPEG, more for HEIC). What it cannot see: frames of a
+//! still camera looking at a still scene differ only in sensor noise, and a camera that
+//! moved by under half a pixel at 512 pixels is below its resolution; EXIF capture times
+//! separate such shots when the files have them.
+//!
 //! Written here rather than taken from a keypoint library (imageproc, the rust-cv crates,
 //! OpenCV): the transform family is tiny and known, the inputs are 128-pixel thumbnails read
 //! from the catalog (no file is decoded again), and a pair must cost well under a millisecond
@@ -43,7 +56,7 @@ const THUMB_QUALITY: i32 = 90;
 
 /// Version of the verification (thumbnail and algorithm): stored verdicts of another version
 /// are looked up again.
-pub const VERIFY_VERSION: u32 = 2;
+pub const VERIFY_VERSION: u32 = 3;
 
 /// Smallest short side, pixels of the thumbnail, that can be verified (a 32768×512 strip has a
 /// 128×2 thumbnail: nothing to align).
@@ -85,15 +98,18 @@ pub const MIN_TEXTURED: usize = 16;
 pub fn verification_thumb(img: &RgbImage) -> Vec<u8> {
     let small = crate::media::resize::shrink_to_fit(img, VERIFY_SIDE);
     let (w, h) = (small.width() as usize, small.height() as usize);
-    let luma: Vec<u8> = small
-        .pixels()
+    encode_thumb(&luma8(&small), w, h).unwrap_or_default()
+}
+
+/// BT.601 luma of `img`, 8 bits, row-major.
+fn luma8(img: &RgbImage) -> Vec<u8> {
+    img.pixels()
         .map(|p| {
             (0.299 * p[0] as f32 + 0.587 * p[1] as f32 + 0.114 * p[2] as f32)
                 .round()
                 .clamp(0.0, 255.0) as u8
         })
-        .collect();
-    encode_thumb(&luma, w, h).unwrap_or_default()
+        .collect()
 }
 
 fn encode_thumb(luma: &[u8], w: usize, h: usize) -> Option<Vec<u8>> {
@@ -214,6 +230,51 @@ pub struct Verdict {
     /// change, mean difference under 1.5 grey levels (a lossless re-encode of one, or both
     /// encodings of one image at high quality).
     pub identical: bool,
+    /// What the fine check said ([`verify_fine`]); [`FineCheck::Unchecked`] from [`verify`].
+    pub check: FineCheck,
+}
+
+/// What the fine check ([`verify_fine`]) said of a pair, stored with its [`Verdict`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FineCheck {
+    /// Not run: the thumbnails' verdict alone ([`verify`]), or they are not the same picture.
+    #[default]
+    Unchecked,
+    /// The photos are too small for a finer look than their thumbnails: that verdict stands.
+    TooSmall,
+    /// No block moved ([`FineVerdict::consistent`]): the same picture.
+    Still,
+    /// Blocks moved: two captures of one scene, a second shot at most.
+    Moved,
+    /// A photo could not be read or decoded again: no proof, so not the same picture.
+    Unreadable,
+}
+
+impl FineCheck {
+    fn code(self) -> u8 {
+        match self {
+            FineCheck::Unchecked => 0,
+            FineCheck::TooSmall => 1,
+            FineCheck::Still => 2,
+            FineCheck::Moved => 3,
+            FineCheck::Unreadable => 4,
+        }
+    }
+
+    fn from_code(c: u8) -> FineCheck {
+        match c {
+            1 => FineCheck::TooSmall,
+            2 => FineCheck::Still,
+            3 => FineCheck::Moved,
+            4 => FineCheck::Unreadable,
+            _ => FineCheck::Unchecked,
+        }
+    }
+
+    /// The fine check stands in the way of "same picture".
+    pub fn refutes(self) -> bool {
+        matches!(self, FineCheck::Moved | FineCheck::Unreadable)
+    }
 }
 
 impl Verdict {
@@ -228,9 +289,11 @@ impl Verdict {
     /// disagrees away from the frame's edge, or at most [`MAX_INTERIOR`] do while at least
     /// [`MIN_FINE`] agree finely. Two frames of one video or two exposures from a tripod
     /// agree on most blocks but disagree inside the frame where something moved, and agree
-    /// only coarsely elsewhere.
+    /// only coarsely elsewhere. A fine check that found blocks moving, or could not be run for
+    /// want of the files ([`FineCheck::refutes`]), overrules the thumbnails.
     pub fn same_picture_at(&self, agree: f32) -> bool {
         self.agree >= agree
+            && !self.check.refutes()
             && self.textured as usize >= MIN_TEXTURED
             && (self.interior == 0 || (self.interior <= MAX_INTERIOR && self.fine >= MIN_FINE))
     }
@@ -241,8 +304,9 @@ impl Verdict {
     }
 
     /// Six bytes as stored with a candidate pair: `agree`, `fine` and `scale` in 1/250 steps,
-    /// `textured`, `interior`, and the view with the `identical` flag in its top bit
-    /// (rotation is not kept). A first byte of 255 never occurs (it marks "not verified").
+    /// `textured`, `interior` (at most 31) with the fine check in its top 3 bits, and the view
+    /// with the `identical` flag in its top bit (rotation is not kept). A first byte of 255
+    /// never occurs (it marks "not verified").
     pub fn encode(&self) -> [u8; 6] {
         let q = |x: f32| (x.clamp(0.0, 1.0) * 250.0).round() as u8;
         [
@@ -251,7 +315,7 @@ impl Verdict {
             self.view | if self.identical { 0x80 } else { 0 },
             q(self.scale),
             q(self.fine),
-            self.interior.min(255) as u8,
+            self.interior.min(31) as u8 | self.check.code() << 5,
         ]
     }
 
@@ -261,11 +325,12 @@ impl Verdict {
             agree: b[0] as f32 / 250.0,
             textured: b[1] as u32,
             fine: b[4] as f32 / 250.0,
-            interior: b[5] as u32,
+            interior: (b[5] & 31) as u32,
             view: b[2] & 0x7f,
             scale: b[3] as f32 / 250.0,
             rotation: 0.0,
             identical: b[2] & 0x80 != 0,
+            check: FineCheck::from_code(b[5] >> 5),
         }
     }
 }
@@ -275,9 +340,35 @@ impl Verdict {
 /// photo being the crop of the other. `None` when no alignment with a footprint of at least
 /// 0.45 of the side was found (or the thumbnails are too small).
 pub fn verify(a: &Thumb, b: &Thumb, views: &[usize]) -> Option<Verdict> {
+    align(a, b, views).map(|(v, _)| v)
+}
+
+/// How [`align`] found the two photos to line up: enough to redo the alignment at a finer
+/// resolution ([`verify_fine`]).
+#[derive(Debug, Clone, Copy)]
+struct Alignment {
+    /// The dihedral view of `a` (index into [`crate::media::phash::DIHEDRAL`]).
+    view: usize,
+    /// `a` (in that view) is the small picture, placed inside `b`; otherwise `b` inside `a`.
+    swapped: bool,
+    /// `b` was stretched to `a`'s frame (another aspect ratio) before aligning.
+    stretched: bool,
+    /// Small picture → big one, at the thumbnails' full level (pixels).
+    fit: Fit,
+}
+
+/// [`verify`], with the alignment that won.
+fn align(a: &Thumb, b: &Thumb, views: &[usize]) -> Option<(Verdict, Alignment)> {
     if a.digest == b.digest && a.size() == b.size() {
         // The same thumbnail bytes: the same pixels (copies that differ only in metadata).
-        return score(&a.levels[0], &b.levels[0], Fit::IDENTITY);
+        let v = score(&a.levels[0], &b.levels[0], Fit::IDENTITY)?;
+        let how = Alignment {
+            view: 0,
+            swapped: false,
+            stretched: false,
+            fit: Fit::IDENTITY,
+        };
+        return Some((v, how));
     }
     let mut vs: Vec<usize> = vec![0];
     for &v in views {
@@ -325,7 +416,7 @@ pub fn verify(a: &Thumb, b: &Thumb, views: &[usize]) -> Option<Verdict> {
             hyps.push((top, Fit::IDENTITY, vi, false));
         }
     }
-    let mut best: Option<Verdict> = None;
+    let mut best: Option<(Verdict, Alignment)> = None;
     // A copy resized to another aspect ratio (squashed to a square): `b` stretched to each
     // view's frame, aligned from the identity.
     for (vi, av) in turned.iter().map(|t| &**t).enumerate() {
@@ -333,11 +424,17 @@ pub fn verify(a: &Thumb, b: &Thumb, views: &[usize]) -> Option<Verdict> {
         let ratio = (w as f32 / h as f32) / (bw as f32 / bh as f32);
         if (ratio - 1.0).abs() > 0.03 {
             let stretched = b.stretched(w, h);
-            if let Some(mut v) = refine_and_score(&stretched, av, Fit::IDENTITY) {
+            if let Some((mut v, fit)) = refine_and_score(&stretched, av, Fit::IDENTITY) {
                 v.view = vs[vi] as u8;
                 v.identical = false;
-                if best.is_none_or(|bv| (v.agree, v.fine) > (bv.agree, bv.fine)) {
-                    best = Some(v);
+                if best.is_none_or(|(bv, _)| (v.agree, v.fine) > (bv.agree, bv.fine)) {
+                    let how = Alignment {
+                        view: vs[vi],
+                        swapped: false,
+                        stretched: true,
+                        fit,
+                    };
+                    best = Some((v, how));
                 }
             }
         }
@@ -345,18 +442,480 @@ pub fn verify(a: &Thumb, b: &Thumb, views: &[usize]) -> Option<Verdict> {
     for &(_, fit, vi, swapped) in &hyps {
         let av: &Thumb = &turned[vi];
         let (small, big) = if swapped { (av, b) } else { (b, av) };
-        let Some(mut verdict) = refine_and_score(small, big, fit) else {
+        let Some((mut verdict, fit)) = refine_and_score(small, big, fit) else {
             continue;
         };
         verdict.view = vs[vi] as u8;
-        if best.is_none_or(|bv| (verdict.agree, verdict.fine) > (bv.agree, bv.fine)) {
-            best = Some(verdict);
+        if best.is_none_or(|(bv, _)| (verdict.agree, verdict.fine) > (bv.agree, bv.fine)) {
+            let how = Alignment {
+                view: vs[vi],
+                swapped,
+                stretched: false,
+                fit,
+            };
+            best = Some((verdict, how));
         }
-        if best.is_some_and(|b| b.agree >= 0.97 && b.fine >= 0.9) {
+        if best.is_some_and(|(b, _)| b.agree >= 0.97 && b.fine >= 0.9) {
             break;
         }
     }
     best
+}
+
+/// Long side, pixels, at which a pair that verified as the same picture on its thumbnails is
+/// aligned again ([`verify_fine`]): 4× the thumbnail, where a camera that moved by a fraction
+/// of a thumbnail pixel between two video frames, or a subject that moved a little, shows.
+pub const FINE_SIDE: usize = 512;
+
+/// Shortest side, pixels, to decode a photo at for its [`FineLuma`] (a 4:3 photo's long side
+/// is then [`FINE_SIDE`]; JPEGs are DCT-scaled to it).
+pub const FINE_DECODE_SHORT: u32 = 384;
+
+/// Largest shift, pixels at the fine resolution, of a block against the global alignment
+/// for the pair to stay the same picture: an edit moves no part of the picture (measured on
+/// the benchmark's edits: see BENCHMARKS.md); a second capture has parallax, a moving
+/// subject or lens distortion that moves some blocks by more.
+pub const MAX_BLOCK_SHIFT: f32 = 0.5;
+
+/// Most blocks that may move ([`FineVerdict::moved`]) for the pair to stay the same picture.
+/// Measured with a probe over the duplicate benchmark's pairs (BENCHMARKS.md, "The fine
+/// check"): an edit's blocks can be mismeasured where the edit blurred, sharpened or clipped
+/// the texture (up to 5 blocks of ~40 for its blur and brightness+contrast edits, 4 between
+/// the bridge photo's "sharpen a lot" and "blur a lot" copies, 0–2 for the other edits); a
+/// camera or subject that moved by a pixel or more moves 12 (a synthetic 2-pixel parallax) to
+/// 36 (castle video frames 0 and 9) blocks, 29 of 38 between the RubberWhale optical-flow
+/// frames. Smaller motions (castle frames 0 and 5: 3 blocks) stay below the line.
+pub const MAX_MOVED: u32 = 7;
+
+/// A photo's luma for [`verify_fine`]: BT.601 luma of the decoded photo (display
+/// orientation), at most [`FINE_SIDE`] pixels on its long side, 8 bits (≤ 256 KB). Neither
+/// photo of a pair is ever compared at more: the larger one's frame is compared at
+/// [`FINE_SIDE`] at most, and the smaller one's footprint in it is no larger.
+pub struct FineLuma {
+    w: usize,
+    h: usize,
+    px: Vec<u8>,
+}
+
+impl FineLuma {
+    /// Luma of `img` (any size; shrunk to at most [`FINE_SIDE`] pixels on its long side).
+    pub fn from_rgb(img: &RgbImage) -> FineLuma {
+        let small = crate::media::resize::shrink_to_fit(img, FINE_SIDE as u32);
+        let px = luma8(&small);
+        FineLuma {
+            w: small.width() as usize,
+            h: small.height() as usize,
+            px,
+        }
+    }
+
+    /// Width and height, pixels.
+    pub fn size(&self) -> (usize, usize) {
+        (self.w, self.h)
+    }
+
+    fn plane(&self) -> Plane {
+        Plane {
+            w: self.w,
+            h: self.h,
+            px: self.px.iter().map(|&v| v as f32).collect(),
+        }
+    }
+}
+
+/// What the fine alignment of a pair found ([`verify_fine`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FineVerdict {
+    /// Long side, pixels, of the larger picture's frame at which the pair was compared.
+    pub side: usize,
+    /// Textured blocks (of about 48) whose local shift could be measured (texture in two
+    /// directions).
+    pub measured: u32,
+    /// Blocks that moved by more than [`MAX_BLOCK_SHIFT`] off the similarity transform that
+    /// best explains the measured blocks, plus blocks away from the frame's edge that no
+    /// longer agree (ZNCC < 0.8).
+    pub moved: u32,
+    /// Largest distance of a measured block from where that transform puts it, pixels at
+    /// `side`.
+    pub max_shift: f32,
+    /// Median of those distances, pixels at `side`.
+    pub median_shift: f32,
+}
+
+impl FineVerdict {
+    /// The pair is still the same picture at the fine resolution: at most [`MAX_MOVED`]
+    /// blocks moved.
+    pub fn consistent(&self) -> bool {
+        self.moved <= MAX_MOVED
+    }
+}
+
+/// The fine check of a pair that verified as the same picture on its thumbnails: the
+/// alignment is found again on the thumbnails (`a`, `b`, `views` as for [`verify`]), carried
+/// to the photos' luma `fa`, `fb` at up to [`FINE_SIDE`] pixels on the larger one's long side,
+/// refined there (Gauss–Newton, as on the thumbnails), and then each textured block's own
+/// translation is estimated (Lucas–Kanade, with its own gain and offset). An edit moves no
+/// block: resizing, re-encoding, blurring or recolouring a picture keeps every part where the
+/// global transform puts it. Two video frames or a burst that agree at 128 pixels do not:
+/// parallax, a moving subject, or a hand-held camera's tilt shift some blocks by a pixel or
+/// more at this resolution.
+///
+/// `None` when the thumbnails do not align, or when the photos are too small for a finer
+/// look than the thumbnails (under 1.5× their size): the thumbnails' verdict is all there is.
+pub fn verify_fine(
+    a: &Thumb,
+    b: &Thumb,
+    fa: &FineLuma,
+    fb: &FineLuma,
+    views: &[usize],
+) -> Option<FineVerdict> {
+    let (_, how) = align(a, b, views)?;
+    let av = fa.plane().dihedral(how.view);
+    let a_thumb = if how.view == 0 {
+        a.levels[0].clone()
+    } else {
+        a.levels[0].dihedral(how.view)
+    };
+    let (at_w, at_h) = (a_thumb.w, a_thumb.h);
+    // Small and big: thumbnails' sizes and the fine planes.
+    let (b_thumb_size, b_fine) = if how.stretched {
+        // `b` stretched to `a`'s frame.
+        let (w, h) = (av.w, av.h);
+        ((at_w, at_h), fb.plane().resize(w, h))
+    } else {
+        (b.size(), fb.plane())
+    };
+    let ((sw, sh), small_f, (bw, bh), big_f) = if how.swapped {
+        ((at_w, at_h), av, b_thumb_size, b_fine)
+    } else {
+        (b_thumb_size, b_fine, (at_w, at_h), av)
+    };
+    let (st, bt) = (sw.max(sh) as f32, bw.max(bh) as f32);
+    let sfit = how.fit.scale();
+    // The big picture's fine side: at most FINE_SIDE, its own, and what the small one's
+    // pixels can fill.
+    let foot = sfit * st / bt;
+    let lb = (FINE_SIDE as f32)
+        .min(big_f.w.max(big_f.h) as f32)
+        .min(small_f.w.max(small_f.h) as f32 / foot);
+    if lb < 1.5 * bt {
+        return None;
+    }
+    let kb = lb / bt;
+    let ks = kb * sfit;
+    // Each picture's fine size: its thumbnail's long side times the factor, its own aspect
+    // ratio (the thumbnails' sizes are rounded to whole pixels: scaling to them would
+    // stretch a picture by up to half a thumbnail pixel, two fine pixels at the far edge).
+    let size = |p: &Plane, (tw, th): (usize, usize), k: f32| {
+        let long = ((tw.max(th) as f32 * k).round() as usize).max(MIN_SIDE);
+        let short = ((p.w.min(p.h) as f32 * long as f32 / p.w.max(p.h) as f32).round() as usize)
+            .max(MIN_SIDE);
+        if p.w >= p.h {
+            (long, short)
+        } else {
+            (short, long)
+        }
+    };
+    let (bfw, bfh) = size(&big_f, (bw, bh), kb);
+    let (sfw, sfh) = size(&small_f, (sw, sh), ks);
+    // Smoothed a little more than the thumbnails (σ ≈ 1 pixel): a blurred, sharpened or
+    // heavily compressed copy then differs less from its original in fine detail, which
+    // would otherwise pull a block's measured position; a shift of half a pixel survives.
+    let fine_thumb = |p: Plane| {
+        let base = p.blur121().blur121();
+        let half = base.half();
+        Thumb {
+            levels: vec![base, half],
+            grads: std::sync::OnceLock::new(),
+            digest: 0,
+        }
+    };
+    let big = fine_thumb(big_f.resize(bfw, bfh));
+    let small = fine_thumb(small_f.resize(sfw, sfh));
+    // The thumbnails' transform in fine pixels (pixel centres at integers on both sides).
+    let f = how.fit;
+    let o = 0.5 / ks - 0.5;
+    let fit0 = Fit {
+        a: kb * f.a / ks,
+        b: kb * f.b / ks,
+        tx: kb * ((f.a - f.b) * o + f.tx + 0.5) - 0.5,
+        ty: kb * ((f.a + f.b) * o + f.ty + 0.5) - 0.5,
+        g: f.g,
+        c: f.c,
+    };
+    let mut fit = refine_step(&small, &big, 1, fit0.coarser(), 4, 1)?;
+    fit = refine_step(&small, &big, 0, fit.finer(), 3, 2)?;
+    let (gx, gy) = big.grads(0);
+    let mut v = block_shifts(&small.levels[0], &big.levels[0], gx, gy, fit);
+    v.side = bfw.max(bfh);
+    Some(v)
+}
+
+/// Settle a verdict of `a` against `b` ([`verify`] of the same thumbnails and `views`) with
+/// the fine check, when the thumbnails say "same picture" (at any agreement down to
+/// [`STATIC_AGREE`]): `fa`, `fb` are the photos' luma,
+/// `None` for a photo that could not be read or decoded again (then no proof:
+/// [`FineCheck::Unreadable`]). Other verdicts are left as they are.
+pub fn check_fine(
+    v: &mut Verdict,
+    a: &Thumb,
+    b: &Thumb,
+    fa: Option<&FineLuma>,
+    fb: Option<&FineLuma>,
+    views: &[usize],
+) {
+    // The loosest agreement a caller may ask "same picture" at is that of a static scene.
+    if !v.same_picture_at(STATIC_AGREE) {
+        return;
+    }
+    v.check = match (fa, fb) {
+        (Some(fa), Some(fb)) => match verify_fine(a, b, fa, fb, views) {
+            Some(f) if f.consistent() => FineCheck::Still,
+            Some(_) => FineCheck::Moved,
+            None => FineCheck::TooSmall,
+        },
+        _ => FineCheck::Unreadable,
+    };
+}
+
+/// Local translation of each textured block of `small` against `big` around the global
+/// `fit` (see [`verify_fine`]), with `gx`, `gy` the gradients of `big`.
+fn block_shifts(small: &Plane, big: &Plane, gx: &Plane, gy: &Plane, fit: Fit) -> FineVerdict {
+    let bs = (small.w.max(small.h) as f32 / 8.0).max(4.0);
+    let nbx = ((small.w as f32 / bs).round() as usize).max(1);
+    let nby = ((small.h as f32 / bs).round() as usize).max(1);
+    // Per measured block: its centre in `small`, where it landed in `big`, and whether it
+    // sits on the frame's outer ring.
+    let mut corr: Vec<Match> = Vec::new();
+    let mut lost = 0u32;
+    for by in 0..nby {
+        for bx in 0..nbx {
+            let edge = bx == 0 || by == 0 || bx + 1 == nbx || by + 1 == nby;
+            let (x0, x1) = (bx * small.w / nbx, (bx + 1) * small.w / nbx);
+            let (y0, y1) = (by * small.h / nby, (by + 1) * small.h / nby);
+            let total = (x1 - x0) * (y1 - y0);
+            // The block's pixels and where the global fit puts them.
+            // Every other pixel each way: 1,000 samples place a 64-pixel block to a few
+            // hundredths of a pixel, at a quarter of the cost.
+            let mut pts: Vec<(f32, f32, f32)> = Vec::with_capacity(total / 4 + 1);
+            for y in (y0..y1).step_by(2) {
+                for x in (x0..x1).step_by(2) {
+                    let (u, v) = fit.map(x as f32, y as f32);
+                    pts.push((small.px[y * small.w + x], u, v));
+                }
+            }
+            // Texture and conditioning, under the global fit.
+            let (mut n, mut s1, mut s2) = (0f32, 0f32, 0f32);
+            let (mut t1, mut t2) = (0f32, 0f32);
+            let (mut sxx, mut sxy, mut syy) = (0f32, 0f32, 0f32);
+            for &(s, u, v) in &pts {
+                if let Some((i, ix, iy)) = big.bilinear3(gx, gy, u, v) {
+                    n += 1.0;
+                    s1 += s;
+                    s2 += s * s;
+                    t1 += i;
+                    t2 += i * i;
+                    sxx += ix * ix;
+                    sxy += ix * iy;
+                    syy += iy * iy;
+                }
+            }
+            if n < 0.9 * pts.len() as f32 || n < 16.0 {
+                continue;
+            }
+            let sds = (s2 / n - (s1 / n).powi(2)).max(0.0).sqrt();
+            let sdt = (t2 / n - (t1 / n).powi(2)).max(0.0).sqrt();
+            if sds < FLAT_SD || sdt < FLAT_SD {
+                continue;
+            }
+            // Smallest eigenvalue of the structure tensor per pixel: texture in both
+            // directions, or the shift along an edge is unmeasurable.
+            let (a, b, c) = (sxx / n, sxy / n, syy / n);
+            let lmin = 0.5 * (a + c) - (0.25 * (a - c).powi(2) + b * b).sqrt();
+            if lmin < 1.0 {
+                continue;
+            }
+            let found = block_lk(&pts, big, gx, gy, fit);
+            // How well the block agrees where it landed.
+            let ncc = found.map_or(0.0, |(dx, dy)| block_ncc(&pts, big, dx, dy));
+            let Some((dx, dy)) = found.filter(|_| ncc >= BLOCK_NCC) else {
+                // A block that no longer matches: an overlay at the edge, a moving subject
+                // inside the frame.
+                if !edge {
+                    lost += 1;
+                }
+                continue;
+            };
+            let (cx, cy) = (0.5 * (x0 + x1 - 1) as f32, 0.5 * (y0 + y1 - 1) as f32);
+            let (u, v) = fit.map(cx, cy);
+            corr.push(((cx, cy), (u + dx, v + dy)));
+        }
+    }
+    // The one similarity transform that best explains where the blocks landed (robust least
+    // squares): an edit's blocks all sit on it, up to the noise of the measurement; what
+    // moved on its own does not.
+    let refit = similarity_from(&corr);
+    let mut shifts: Vec<f32> = corr
+        .iter()
+        .map(|&((x, y), (u, v))| {
+            let (pu, pv) = refit.map(x, y);
+            (u - pu).hypot(v - pv)
+        })
+        .collect();
+    shifts.sort_by(f32::total_cmp);
+    let moved = lost + shifts.iter().filter(|&&d| d > MAX_BLOCK_SHIFT).count() as u32;
+    FineVerdict {
+        side: 0,
+        measured: shifts.len() as u32,
+        moved,
+        max_shift: shifts.last().copied().unwrap_or(0.0),
+        median_shift: shifts.get(shifts.len() / 2).copied().unwrap_or(0.0),
+    }
+}
+
+/// Lucas–Kanade for one block: `pts` are its samples `(small value, u, v)`, with (u, v) where
+/// the global `fit` puts them in `big` (gradients `gx`, `gy`). Returns the block's own translation `(dx, dy)` in `big`'s pixels on top of it, or `None`
+/// when it does not converge (too few usable samples, a singular system, or a shift of over
+/// 6 pixels).
+#[allow(clippy::needless_range_loop)] // matrix indices read as the maths
+fn block_lk(
+    pts: &[(f32, f32, f32)],
+    big: &Plane,
+    gx: &Plane,
+    gy: &Plane,
+    fit: Fit,
+) -> Option<(f32, f32)> {
+    // Translation (dx, dy) with the block's own gain and offset, Huber-weighted (no weight for gross outliers: the black corner of a rotated
+    // copy, a clipped highlight) and without clipped pixels on either side, which
+    // hold no position.
+    let (mut dx, mut dy, mut g, mut off) = (0f32, 0f32, fit.g, fit.c);
+    let mut k = 8f32;
+    for it in 0..8 {
+        let mut m = [[0f64; 4]; 4];
+        let mut r = [0f64; 4];
+        let (mut abs_sum, mut cnt) = (0f32, 0f32);
+        for &(s, u, v) in pts {
+            if !(2.0..=253.0).contains(&s) {
+                continue;
+            }
+            let Some((i, ix, iy)) = big.bilinear3(gx, gy, u + dx, v + dy) else {
+                continue;
+            };
+            if !(2.0..=253.0).contains(&i) {
+                continue;
+            }
+            let e = s - g * i - off;
+            let ae = e.abs();
+            abs_sum += ae;
+            cnt += 1.0;
+            let w = huber(ae, k) as f64;
+            let e = e as f64;
+            let j = [(g * ix) as f64, (g * iy) as f64, i as f64, 1.0];
+            for p in 0..4 {
+                r[p] += w * j[p] * e;
+                for q in 0..4 {
+                    m[p][q] += w * j[p] * j[q];
+                }
+            }
+        }
+        if cnt < 16.0 {
+            return None;
+        }
+        let d = solve(m, r, 1e-9)?;
+        dx += d[0] as f32;
+        dy += d[1] as f32;
+        g += d[2] as f32;
+        off += d[3] as f32;
+        if !(dx.is_finite() && dy.is_finite()) || dx.abs() > 6.0 || dy.abs() > 6.0 {
+            return None;
+        }
+        k = (1.5 * abs_sum / cnt).max(2.0);
+        if it >= 2 && d[0].abs() < 0.005 && d[1].abs() < 0.005 {
+            break;
+        }
+    }
+    Some((dx, dy))
+}
+
+/// A measured block: its centre in the small picture, and where it landed in the big one.
+type Match = ((f32, f32), (f32, f32));
+
+/// The similarity transform (x, y) → (a·x − b·y + tx, b·x + a·y + ty) that best maps the
+/// first points of `corr` onto the second: least squares, reweighted (Huber, 0.25 pixels)
+/// so a few blocks that moved do not pull it. The identity when there are under 3 points.
+#[allow(clippy::needless_range_loop)] // matrix indices read as the maths
+fn similarity_from(corr: &[Match]) -> Fit {
+    let mut fit = Fit::IDENTITY;
+    if corr.len() < 3 {
+        return fit;
+    }
+    // Centred coordinates keep the normal equations well conditioned.
+    let n = corr.len() as f64;
+    let (mx, my) = corr.iter().fold((0f64, 0f64), |(sx, sy), ((x, y), _)| {
+        (sx + *x as f64 / n, sy + *y as f64 / n)
+    });
+    let mut w = vec![1f64; corr.len()];
+    for _ in 0..6 {
+        let mut m = [[0f64; 4]; 4];
+        let mut r = [0f64; 4];
+        for (((x, y), (u, v)), &wi) in corr.iter().zip(&w) {
+            let (x, y) = (*x as f64 - mx, *y as f64 - my);
+            for (j, t) in [
+                ([x, -y, 1.0, 0.0], *u as f64),
+                ([y, x, 0.0, 1.0], *v as f64),
+            ] {
+                for p in 0..4 {
+                    r[p] += wi * j[p] * t;
+                    for q in 0..4 {
+                        m[p][q] += wi * j[p] * j[q];
+                    }
+                }
+            }
+        }
+        let Some(d) = solve(m, r, 1e-9) else {
+            return fit;
+        };
+        let (a, b) = (d[0], d[1]);
+        fit = Fit {
+            a: a as f32,
+            b: b as f32,
+            tx: (d[2] - a * mx + b * my) as f32,
+            ty: (d[3] - b * mx - a * my) as f32,
+            g: 1.0,
+            c: 0.0,
+        };
+        for (((x, y), (u, v)), wi) in corr.iter().zip(w.iter_mut()) {
+            let (pu, pv) = fit.map(*x, *y);
+            let e = ((u - pu).hypot(v - pv)) as f64;
+            *wi = if e <= 0.25 { 1.0 } else { 0.25 / e };
+        }
+    }
+    fit
+}
+
+/// ZNCC of a block's samples `(small value, u, v)` with `big` at (u + dx, v + dy).
+fn block_ncc(pts: &[(f32, f32, f32)], big: &Plane, dx: f32, dy: f32) -> f32 {
+    let (mut n, mut s1, mut s2, mut t1, mut t2, mut st) = (0f64, 0f64, 0f64, 0f64, 0f64, 0f64);
+    for &(s, u, v) in pts {
+        if let Some(t) = big.bilinear(u + dx, v + dy) {
+            let (s, t) = (s as f64, t as f64);
+            n += 1.0;
+            s1 += s;
+            s2 += s * s;
+            t1 += t;
+            t2 += t * t;
+            st += s * t;
+        }
+    }
+    if n < 4.0 {
+        return 0.0;
+    }
+    let vs = s2 / n - (s1 / n).powi(2);
+    let vt = t2 / n - (t1 / n).powi(2);
+    if vs <= 1e-6 || vt <= 1e-6 {
+        return 0.0;
+    }
+    ((st / n - s1 * t1 / (n * n)) / (vs * vt).sqrt()) as f32
 }
 
 /// Coarse ZNCC below which no alignment is tried (unrelated pictures).
@@ -401,6 +960,15 @@ impl Fit {
         }
     }
 
+    /// The same transform between the next coarser levels (inverse of [`Self::finer`]).
+    fn coarser(&self) -> Fit {
+        Fit {
+            tx: 0.5 * (self.tx - 0.5 + 0.5 * self.a - 0.5 * self.b),
+            ty: 0.5 * (self.ty - 0.5 + 0.5 * self.b + 0.5 * self.a),
+            ..*self
+        }
+    }
+
     /// For a small image one level coarser than the one this fit maps from.
     fn small_coarser(&self) -> Fit {
         Fit {
@@ -428,7 +996,7 @@ const MAX_ROTATION: f32 = 12.0;
 
 /// Refine a coarse hypothesis of `small` inside `big` (both in the same view) through the
 /// pyramid, then score it.
-fn refine_and_score(small: &Thumb, big: &Thumb, fit: Fit) -> Option<Verdict> {
+fn refine_and_score(small: &Thumb, big: &Thumb, fit: Fit) -> Option<(Verdict, Fit)> {
     let mut f = refine_step(small, big, 2, fit, 4, 1)?;
     f = f.finer();
     f = refine_step(small, big, 1, f, 3, 1)?;
@@ -454,7 +1022,7 @@ fn refine_and_score(small: &Thumb, big: &Thumb, fit: Fit) -> Option<Verdict> {
         && (f.g - 1.0).abs() < 0.03
         && f.c.abs() < 3.0
         && small.size() == big.size();
-    Some(v)
+    Some((v, f))
 }
 
 /// Scales of the coarse search (side of the small image in the big one's pixels): about 11 %
@@ -578,13 +1146,7 @@ fn refine_step(
                 abs_sum += ae;
                 n += 1;
                 // Huber weights, and none for gross outliers (an overlay, black corners).
-                let w = if ae <= k {
-                    1.0
-                } else if ae <= 4.0 * k {
-                    k / ae
-                } else {
-                    0.0
-                };
+                let w = huber(ae, k);
                 let j = [
                     fit.g * (ix * xf + iy * yf),
                     fit.g * (iy * xf - ix * yf),
@@ -617,7 +1179,7 @@ fn refine_step(
             }
             m[r][r] = m[r][r] * (1.0 + 1e-6) + 1e-9;
         }
-        let d = solve6(m, atb.map(|x| x as f64))?;
+        let d = solve(m, atb.map(|x| x as f64), 1e-12)?;
         fit.a += d[0] as f32;
         fit.b += d[1] as f32;
         fit.tx += d[2] as f32;
@@ -638,28 +1200,41 @@ fn refine_step(
     Some(fit)
 }
 
-/// Solve a 6×6 linear system by Gaussian elimination with partial pivoting.
+/// Huber weight of a residual of size `ae` at scale `k`, and none beyond `4k` (gross
+/// outliers: an overlay, the black corners of a rotated copy, a clipped highlight).
+fn huber(ae: f32, k: f32) -> f32 {
+    if ae <= k {
+        1.0
+    } else if ae <= 4.0 * k {
+        k / ae
+    } else {
+        0.0
+    }
+}
+
+/// Solve an N×N linear system by Gaussian elimination with partial pivoting; `None` when a
+/// pivot is under `eps` (singular).
 #[allow(clippy::needless_range_loop)] // matrix indices read as the maths
-fn solve6(mut m: [[f64; 6]; 6], mut v: [f64; 6]) -> Option<[f64; 6]> {
-    for col in 0..6 {
-        let piv = (col..6).max_by(|&i, &j| m[i][col].abs().total_cmp(&m[j][col].abs()))?;
-        if m[piv][col].abs() < 1e-12 {
+fn solve<const N: usize>(mut m: [[f64; N]; N], mut v: [f64; N], eps: f64) -> Option<[f64; N]> {
+    for col in 0..N {
+        let piv = (col..N).max_by(|&i, &j| m[i][col].abs().total_cmp(&m[j][col].abs()))?;
+        if m[piv][col].abs() < eps {
             return None;
         }
         m.swap(col, piv);
         v.swap(col, piv);
-        for r in col + 1..6 {
+        for r in col + 1..N {
             let f = m[r][col] / m[col][col];
-            for c in col..6 {
+            for c in col..N {
                 m[r][c] -= f * m[col][c];
             }
             v[r] -= f * v[col];
         }
     }
-    let mut x = [0f64; 6];
-    for r in (0..6).rev() {
+    let mut x = [0f64; N];
+    for r in (0..N).rev() {
         let mut s = v[r];
-        for c in r + 1..6 {
+        for c in r + 1..N {
             s -= m[r][c] * x[c];
         }
         x[r] = s / m[r][r];
@@ -768,6 +1343,7 @@ fn score(small: &Plane, big: &Plane, fit: Fit) -> Option<Verdict> {
         scale: 1.0,
         rotation: 0.0,
         identical: abs_diff / (inside.max(1) as f64) < 1.5,
+        check: FineCheck::Unchecked,
     })
 }
 
@@ -859,6 +1435,9 @@ impl Plane {
     /// Bilinear resize to `nw`×`nh` with pixel-centre alignment; when shrinking by more than
     /// 1.5x, box-filtered first so the coarse search sees area averages.
     fn resize(&self, nw: usize, nh: usize) -> Plane {
+        if (nw, nh) == (self.w, self.h) {
+            return self.clone();
+        }
         let (sx, sy) = (self.w as f32 / nw as f32, self.h as f32 / nh as f32);
         let mut px = Vec::with_capacity(nw * nh);
         for y in 0..nh {
@@ -1023,5 +1602,60 @@ mod tests {
         let v = verify(&thumb(&img), &thumb(&mirrored), &[4]).expect("aligned");
         assert!(v.same_picture() && v.view == 4, "{v:?}");
         assert!(v.identical, "{v:?}");
+    }
+
+    /// `img` with its rows shifted sideways by up to `amp` pixels at the bottom, growing with
+    /// the square of the height (the parallax of a camera that moved sideways).
+    fn parallax(img: &RgbImage, amp: f32) -> RgbImage {
+        let (w, h) = img.dimensions();
+        RgbImage::from_fn(w, h, |x, y| {
+            let sx = (x as f32 - amp * (y as f32 / h as f32).powi(2)).clamp(0.0, (w - 1) as f32);
+            let (x0, f) = (sx.floor() as u32, sx.fract());
+            let x1 = (x0 + 1).min(w - 1);
+            let (a, b) = (img.get_pixel(x0, y), img.get_pixel(x1, y));
+            image::Rgb(std::array::from_fn(|c| {
+                (a[c] as f32 * (1.0 - f) + b[c] as f32 * f).round() as u8
+            }))
+        })
+    }
+
+    #[test]
+    fn the_fine_check_tells_a_moved_frame_from_an_edit() {
+        let img = card(1024, 768);
+        let (t, f) = (thumb(&img), FineLuma::from_rgb(&img));
+        // Moved by up to 6 px of 1024 (0.75 px at the thumbnails): still the same picture there.
+        let moved = parallax(&img, 6.0);
+        let (tm, fm) = (thumb(&moved), FineLuma::from_rgb(&moved));
+        let mut v = verify(&t, &tm, &[]).expect("aligned");
+        assert!(v.same_picture(), "{v:?}");
+        let fv = verify_fine(&t, &tm, &f, &fm, &[]).expect("fine");
+        assert!(!fv.consistent() && fv.moved > MAX_MOVED, "{fv:?}");
+        check_fine(&mut v, &t, &tm, Some(&f), Some(&fm), &[]);
+        assert_eq!(v.check, FineCheck::Moved);
+        assert!(!v.same_picture() && v.static_scene(), "{v:?}");
+        // An edit (downscaled, cropped, brightened) moves nothing.
+        let edit = image::imageops::resize(
+            &image::imageops::crop_imm(&img, 100, 80, 800, 600).to_image(),
+            600,
+            450,
+            image::imageops::FilterType::Lanczos3,
+        );
+        let edit = RgbImage::from_fn(600, 450, |x, y| {
+            image::Rgb(edit.get_pixel(x, y).0.map(|c| c.saturating_add(12)))
+        });
+        let (te, fe) = (thumb(&edit), FineLuma::from_rgb(&edit));
+        let mut v = verify(&t, &te, &[]).expect("aligned");
+        let fv = verify_fine(&t, &te, &f, &fe, &[]).expect("fine");
+        assert!(fv.consistent(), "{fv:?}");
+        check_fine(&mut v, &t, &te, Some(&f), Some(&fe), &[]);
+        assert!(v.same_picture() && v.check == FineCheck::Still, "{v:?}");
+        // Without the files, no proof.
+        check_fine(&mut v, &t, &te, Some(&f), None, &[]);
+        assert_eq!(v.check, FineCheck::Unreadable);
+        assert!(!v.same_picture());
+        // The check survives the catalog's encoding.
+        let back = Verdict::decode(v.encode());
+        assert_eq!(back.check, FineCheck::Unreadable);
+        assert_eq!(back.interior, v.interior);
     }
 }

@@ -817,15 +817,41 @@ fn distinct_photos_of_one_subject_are_never_proposed_for_the_trash() {
     }
 }
 
+/// A second frame of `img`'s scene, as a camera that moved sideways sees it: the ground
+/// shifts against the far background (parallax), by up to `px` pixels per 512 of the long side
+/// at the bottom row, growing with the square of the height. At the 128-pixel thumbnails that
+/// is under a pixel (the thumbnails align as well as a copy's); at 512 pixels it is not one
+/// similarity transform.
+fn parallax_frame(img: &image::RgbImage, px: f32) -> image::RgbImage {
+    let (w, h) = img.dimensions();
+    let amp = px * w.max(h) as f32 / 512.0;
+    image::RgbImage::from_fn(w, h, |x, y| {
+        let sx = (x as f32 - amp * (y as f32 / h as f32).powi(2)).clamp(0.0, (w - 1) as f32);
+        let (x0, f) = (sx.floor() as u32, sx.fract());
+        let x1 = (x0 + 1).min(w - 1);
+        let (a, b) = (img.get_pixel(x0, y), img.get_pixel(x1, y));
+        image::Rgb(std::array::from_fn(|c| {
+            (a[c] as f32 * (1.0 - f) + b[c] as f32 * f).round() as u8
+        }))
+    })
+}
+
 /// All 14 benchmark edits of a real photo (crop to half the side included) are verified as
 /// the same picture and proposed for the trash, the original is kept, and the same town's
-/// other photos, taken by the same camera minutes apart, stay out.
+/// other photos, taken by the same camera minutes apart, stay out. So does a second frame
+/// of the scene whose thumbnails align as well as a copy's but that moved at 512 pixels
+/// (the fine check): a second shot, proposed for nothing.
 #[test]
 fn every_edit_of_a_photo_groups_with_it_and_nothing_else_does() {
     let w = World::new();
     let src = img("exif-samples/jpg/gps/DSCN0010.jpg");
     let orig = w.add(&src, "orig/DSCN0010.jpg");
     let edited = write_edits(&src, &w.lib.join("orig"));
+    let frame = w.lib.join("frames/DSCN0010-next.jpg");
+    std::fs::create_dir_all(frame.parent().unwrap()).unwrap();
+    parallax_frame(&image::open(&src).unwrap().to_rgb8(), 3.0)
+        .save(&frame)
+        .unwrap();
     hard_negatives(&w, "others");
     std::fs::remove_file(w.lib.join("others/gps/DSCN0010.jpg")).unwrap();
     let mut e = w.engine();
@@ -861,6 +887,25 @@ fn every_edit_of_a_photo_groups_with_it_and_nothing_else_does() {
     // Nothing else is the same picture.
     let others: Vec<_> = groups.iter().filter(|x| x.files[0].path != orig).collect();
     assert!(others.is_empty(), "{others:#?}");
+    // The moved frame is a second shot of the original's scene, ticked for nothing.
+    let near = e
+        .duplicates(&DupOptions {
+            tier: Tier::Near,
+            ..DupOptions::default()
+        })
+        .unwrap();
+    let g = near
+        .iter()
+        .find(|g| g.files.iter().any(|f| f.path == frame))
+        .unwrap_or_else(|| {
+            panic!(
+                "the moved frame is no near-duplicate: {:#?}",
+                summary(near.clone())
+            )
+        });
+    let f = g.files.iter().find(|f| f.path == frame).unwrap();
+    assert_eq!(f.tier, Tier::Near, "{g:#?}");
+    assert!(!f.proposed, "{g:#?}");
 }
 
 /// The bridge photo squashed to squares (resized without keeping the aspect ratio): the whole
@@ -885,4 +930,51 @@ fn squashed_copies_are_the_same_picture() {
     assert_eq!(groups[0].tier, Tier::Same);
     assert_eq!(groups[0].files.len(), 4, "{groups:#?}");
     assert_eq!(name(&groups[0].keeper().path), "photos/aaa-orig.jpg");
+}
+
+/// `likeness bench verify`, the tool the fine check's thresholds were measured with: a
+/// re-encoded half-size copy of a real photo is the same picture and still at 512 pixels; a
+/// parallax frame of it is the same picture on the thumbnails but moved at 512 pixels.
+#[test]
+fn bench_verify_tells_a_copy_from_a_moved_frame() {
+    let w = World::new();
+    let src = img("exif-samples/jpg/gps/DSCN0021.jpg");
+    let orig = w.add(&src, "orig.jpg");
+    let rgb = image::open(&src).unwrap().to_rgb8();
+    let half = w.lib.join("half.jpg");
+    image::imageops::resize(
+        &rgb,
+        rgb.width() / 2,
+        rgb.height() / 2,
+        image::imageops::FilterType::Triangle,
+    )
+    .save(&half)
+    .unwrap();
+    let frame = w.lib.join("frame.jpg");
+    parallax_frame(&rgb, 3.0).save(&frame).unwrap();
+    let p = |x: &Path| x.to_str().unwrap().to_owned();
+    let out = w.run(&[
+        "bench",
+        "verify",
+        &p(&orig),
+        &p(&half),
+        &p(&orig),
+        &p(&frame),
+    ]);
+    let rows: Vec<&str> = out.lines().filter(|l| l.contains("orig.jpg")).collect();
+    assert_eq!(rows.len(), 2, "{out}");
+    assert!(
+        rows[0].contains("| same picture |") && rows[0].contains("| still |"),
+        "{out}"
+    );
+    assert!(
+        rows[1].contains("| same picture |") && rows[1].contains("| moved |"),
+        "{out}"
+    );
+    let odd = w
+        .cmd()
+        .args(["bench", "verify", &p(&orig), &p(&half), &p(&orig)])
+        .output()
+        .unwrap();
+    assert!(!odd.status.success());
 }

@@ -835,6 +835,77 @@ pub struct HeifRow {
     pub cosine: Option<f32>,
 }
 
+/// One pair of [`verify_pairs`].
+pub struct VerifyRow {
+    pub a: PathBuf,
+    pub b: PathBuf,
+    /// The thumbnails' verdict ([`likeness::media::verify::verify`]).
+    pub verdict: Option<likeness::media::verify::Verdict>,
+    /// The fine check's ([`likeness::media::verify::verify_fine`]); `None` when the
+    /// thumbnails do not align or the photos are too small for it.
+    pub fine: Option<likeness::media::verify::FineVerdict>,
+    /// Time of the thumbnails' alignment, ms.
+    pub coarse_ms: f64,
+    /// Time of the fine check (decodes excluded), ms.
+    pub fine_ms: f64,
+}
+
+/// Verify `paths` two by two as the duplicate finder does: each file decoded as indexing
+/// decodes it (JPEGs DCT-scaled to a 256-pixel short side, the default model's) for its
+/// thumbnail and pHash, and again at [`likeness::media::verify::FINE_DECODE_SHORT`] for the
+/// fine check; the pHash's best dihedral view as the hint.
+///
+/// Errors: a file cannot be read or decoded.
+pub fn verify_pairs(paths: &[PathBuf]) -> Result<Vec<VerifyRow>> {
+    use likeness::media::decode::{DecodeLimits, decode};
+    use likeness::media::phash::{dihedral_distance, perceptual_hash};
+    use likeness::media::verify::{
+        FINE_DECODE_SHORT, FineLuma, Thumb, verification_thumb, verify, verify_fine,
+    };
+    let limits = DecodeLimits::default();
+    let load = |p: &Path| -> Result<(Thumb, FineLuma, Vec<u8>)> {
+        let bytes = std::fs::read(p).map_err(io_err(p))?;
+        let bad = |reason: String| Error::Query {
+            path: p.to_path_buf(),
+            reason,
+        };
+        let small = decode(&bytes, 256, &limits).map_err(|e| bad(e.to_string()))?;
+        let fine = decode(&bytes, FINE_DECODE_SHORT, &limits).map_err(|e| bad(e.to_string()))?;
+        let thumb = Thumb::decode(&verification_thumb(&small.image))
+            .ok_or_else(|| bad("too small to verify".into()))?;
+        Ok((
+            thumb,
+            FineLuma::from_rgb(&fine.image),
+            perceptual_hash(&small.image),
+        ))
+    };
+    let mut rows = Vec::new();
+    for pair in paths.chunks_exact(2) {
+        let (ta, fa, pa) = load(&pair[0])?;
+        let (tb, fb, pb) = load(&pair[1])?;
+        let views: Vec<usize> = dihedral_distance(&pa, &pb)
+            .filter(|&(bits, _)| bits <= 22)
+            .map(|(_, v)| v)
+            .into_iter()
+            .collect();
+        let t = Instant::now();
+        let verdict = verify(&ta, &tb, &views);
+        let coarse_ms = t.elapsed().as_secs_f64() * 1e3;
+        let t = Instant::now();
+        let fine = verify_fine(&ta, &tb, &fa, &fb, &views);
+        let fine_ms = t.elapsed().as_secs_f64() * 1e3;
+        rows.push(VerifyRow {
+            a: pair[0].clone(),
+            b: pair[1].clone(),
+            verdict,
+            fine,
+            coarse_ms,
+            fine_ms,
+        });
+    }
+    Ok(rows)
+}
+
 /// For every HEIC/HEIF/AVIF file under `source` that decodes: the descriptor of its embedded
 /// thumbnail against the descriptor of a full decode, with both decode times. Decides whether
 /// the thumbnail can stand in for the photo (as the DC-only JPEG decode does).

@@ -210,6 +210,14 @@ pub enum BenchCommand {
         #[arg(long, default_value = "target/bench")]
         work: PathBuf,
     },
+    /// Pixel verification of file pairs: the thumbnails' verdict and the fine check's (blocks
+    /// that moved at 512 pixels), with their times: what the duplicate finder's thresholds
+    /// were measured with (BENCHMARKS.md, "The fine check").
+    Verify {
+        /// Files, two by two: each pair is verified as (first, second).
+        #[arg(required = true, num_args = 2..)]
+        pairs: Vec<PathBuf>,
+    },
     /// HEIC/AVIF: descriptors from each file's embedded thumbnail against those of a full
     /// decode (cosine), and the time of each decode.
     Heif {

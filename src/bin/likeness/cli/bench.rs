@@ -63,6 +63,7 @@ pub(super) fn cmd_bench(cli: &Cli, b: &BenchCommand) -> Result<ExitCode> {
                 r.live_false_groups
             );
         }
+        BenchCommand::Verify { pairs } => print_verify(pairs)?,
         BenchCommand::Heif { source } => {
             let rows = crate::bench::heif(source, &cli.model)?;
             println!(
@@ -239,6 +240,46 @@ fn print_decode(r: &crate::bench::DecodeResult) -> Result<()> {
                 "{:.2}, {}",
                 a.mean_abs_diff, a.max_abs_diff
             )),
+        );
+    }
+    Ok(())
+}
+
+/// `likeness bench verify`: one Markdown row per pair.
+fn print_verify(pairs: &[std::path::PathBuf]) -> Result<()> {
+    if !pairs.len().is_multiple_of(2) {
+        anyhow::bail!(
+            "bench verify takes files two by two ({} given)",
+            pairs.len()
+        );
+    }
+    println!(
+        "| first | second | thumbnails | agree | fine check | moved blocks | median / largest offset (px) | side | thumbnails ms | fine ms |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+    );
+    for r in crate::bench::verify_pairs(pairs)? {
+        let (verdict, agree) = match r.verdict {
+            Some(v) if v.same_picture_at(likeness::media::verify::STATIC_AGREE) => {
+                ("same picture", v.agree)
+            }
+            Some(v) if v.static_scene() => ("static scene", v.agree),
+            Some(v) => ("differ", v.agree),
+            None => ("no alignment", 0.0),
+        };
+        let (fine, moved, offsets, side) = match r.fine {
+            Some(f) => (
+                if f.consistent() { "still" } else { "moved" },
+                f.moved.to_string(),
+                format!("{:.2} / {:.2}", f.median_shift, f.max_shift),
+                f.side.to_string(),
+            ),
+            None => ("—", "—".into(), "—".into(), "—".into()),
+        };
+        println!(
+            "| `{}` | `{}` | {verdict} | {agree:.2} | {fine} | {moved} | {offsets} | {side} | {:.1} | {:.1} |",
+            r.a.display(),
+            r.b.display(),
+            r.coarse_ms,
+            r.fine_ms
         );
     }
     Ok(())
