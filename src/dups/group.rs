@@ -366,6 +366,9 @@ pub(super) fn star_groups(
     out
 }
 
+/// Most decoded photos ([`FineLuma`], ≤ 256 KB each) grouping keeps for the fine check.
+const FINE_CACHE: usize = 1024;
+
 /// Settle the same-picture links of `found` (`(member, link to the keeper)`) with the fine
 /// check ([`crate::media::verify::verify_fine`]) where it has not run yet: the files of both
 /// contents decoded (once each, kept in `fine`), the pairs checked in parallel, the outcome
@@ -421,6 +424,15 @@ fn fine_check_links<'p>(
         let mut decoded = fine_lumas(want, &crate::media::decode::DecodeLimits::default());
         {
             let mut have = lock(fine);
+            // At most ~FINE_CACHE × 256 KB held: a huge component decodes some files again
+            // rather than keep them all.
+            if have.len() + hashes.len() > FINE_CACHE {
+                let needed: HashSet<ContentHash> = todo
+                    .iter()
+                    .flat_map(|&i| [rep(found[i].1.a).hash, rep(found[i].1.b).hash])
+                    .collect();
+                have.retain(|h, _| needed.contains(h));
+            }
             for h in hashes {
                 have.insert(h, decoded.remove(&h));
             }
