@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 mod rng;
 
 use egui_kittest::Harness;
-use egui_kittest::kittest::Queryable;
+use egui_kittest::kittest::{NodeT, Queryable};
 use likeness::EngineConfig;
 use likeness::app::{LikenessApp, Settings, View};
 use likeness::catalog::{Catalog, FileFacts};
@@ -259,7 +259,13 @@ fn main() {
     // 2. Click-to-neighbours latency, 20 clicks on grid cells.
     let mut click = Vec::new();
     for i in 0..20 {
+        // Back to the grid, and wait for it: cells queried while the neighbours view is still
+        // shown are that view's thumbnails, whose click asks nothing new (the cause of a
+        // "timed out waiting for neighbours" seen on a fresh checkout).
         h.key_press(egui::Key::Escape);
+        wait(&mut h, "the grid", Duration::from_secs(10), |a| {
+            a.view == View::Grid
+        });
         h.step();
         let before = h
             .state()
@@ -267,13 +273,20 @@ fn main() {
             .result
             .as_ref()
             .map(|r| r.queries[0].path.clone());
+        let before_name = before
+            .as_ref()
+            .and_then(|p| p.file_name())
+            .map(|n| n.to_string_lossy().into_owned());
         let t = Instant::now();
         {
-            // A visible grid cell (role image, labelled with the file name).
+            // A visible grid cell (role image, labelled with the file name), never the photo
+            // asked last (its answer is already there: nothing would change).
             let cells: Vec<_> = h
                 .query_all_by_role(egui::accesskit::Role::Image)
                 .filter(|c| c.rect().top() > 40.0 && c.rect().bottom() < 740.0)
+                .filter(|c| c.accesskit_node().label() != before_name)
                 .collect();
+            assert!(!cells.is_empty(), "no grid cell to click");
             cells[(i * 7) % cells.len()].click();
         }
         wait(&mut h, "neighbours", Duration::from_secs(30), |a| {
