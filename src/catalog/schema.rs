@@ -105,8 +105,7 @@ CREATE TABLE IF NOT EXISTS not_duplicates(
 -- dups::VERIFY_FLOOR, and pHash query within dups::PAIR_PHASH_DISTANCE bits), per model: one row
 -- per content whose query ran, `found` = the contents found, 42-byte records (32-byte content
 -- hash, f32 little-endian cosine similarity, 6-byte verification verdict of the pair in
--- content-hash order, see verify::Verdict::encode, 255 in its first byte when not verified; its
--- fine-check bits stay 0: grouping runs the fine check).
+-- content-hash order, see verify::Verdict::encode, 255 in its first byte when not verified).
 -- A pair is in the row of whichever of its two contents entered later. Derived data: dropped
 -- and looked up again when its kind changes.
 CREATE TABLE IF NOT EXISTS dup_candidates(

@@ -56,7 +56,7 @@ const THUMB_QUALITY: i32 = 90;
 
 /// Version of the verification (thumbnail and algorithm): stored verdicts of another version
 /// are looked up again.
-pub const VERIFY_VERSION: u32 = 3;
+pub const VERIFY_VERSION: u32 = 2;
 
 /// Smallest short side, pixels of the thumbnail, that can be verified (a 32768×512 strip has a
 /// 128×2 thumbnail: nothing to align).
@@ -234,7 +234,8 @@ pub struct Verdict {
     pub check: FineCheck,
 }
 
-/// What the fine check ([`verify_fine`]) said of a pair, stored with its [`Verdict`].
+/// What the fine check ([`verify_fine`]) said of a pair, kept with its [`Verdict`] while
+/// grouping (never stored: [`Verdict::encode`] leaves it out).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum FineCheck {
     /// Not run: the thumbnails' verdict alone ([`verify`]), or they are not the same picture.
@@ -251,26 +252,6 @@ pub enum FineCheck {
 }
 
 impl FineCheck {
-    fn code(self) -> u8 {
-        match self {
-            FineCheck::Unchecked => 0,
-            FineCheck::TooSmall => 1,
-            FineCheck::Still => 2,
-            FineCheck::Moved => 3,
-            FineCheck::Unreadable => 4,
-        }
-    }
-
-    fn from_code(c: u8) -> FineCheck {
-        match c {
-            1 => FineCheck::TooSmall,
-            2 => FineCheck::Still,
-            3 => FineCheck::Moved,
-            4 => FineCheck::Unreadable,
-            _ => FineCheck::Unchecked,
-        }
-    }
-
     /// The fine check stands in the way of "same picture".
     pub fn refutes(self) -> bool {
         matches!(self, FineCheck::Moved | FineCheck::Unreadable)
@@ -304,9 +285,9 @@ impl Verdict {
     }
 
     /// Six bytes as stored with a candidate pair: `agree`, `fine` and `scale` in 1/250 steps,
-    /// `textured`, `interior` (at most 31) with the fine check in its top 3 bits, and the view
-    /// with the `identical` flag in its top bit (rotation is not kept). A first byte of 255
-    /// never occurs (it marks "not verified").
+    /// `textured`, `interior`, and the view with the `identical` flag in its top bit (rotation
+    /// and the fine check are not kept). A first byte of 255 never occurs (it marks "not
+    /// verified").
     pub fn encode(&self) -> [u8; 6] {
         let q = |x: f32| (x.clamp(0.0, 1.0) * 250.0).round() as u8;
         [
@@ -315,7 +296,7 @@ impl Verdict {
             self.view | if self.identical { 0x80 } else { 0 },
             q(self.scale),
             q(self.fine),
-            self.interior.min(31) as u8 | self.check.code() << 5,
+            self.interior.min(255) as u8,
         ]
     }
 
@@ -325,12 +306,12 @@ impl Verdict {
             agree: b[0] as f32 / 250.0,
             textured: b[1] as u32,
             fine: b[4] as f32 / 250.0,
-            interior: (b[5] & 31) as u32,
+            interior: b[5] as u32,
             view: b[2] & 0x7f,
             scale: b[3] as f32 / 250.0,
             rotation: 0.0,
             identical: b[2] & 0x80 != 0,
-            check: FineCheck::from_code(b[5] >> 5),
+            check: FineCheck::Unchecked,
         }
     }
 }
@@ -1653,9 +1634,9 @@ mod tests {
         check_fine(&mut v, &t, &te, Some(&f), None, &[]);
         assert_eq!(v.check, FineCheck::Unreadable);
         assert!(!v.same_picture());
-        // The check survives the catalog's encoding.
+        // The catalog keeps the thumbnails' verdict only: the fine check runs at grouping.
         let back = Verdict::decode(v.encode());
-        assert_eq!(back.check, FineCheck::Unreadable);
+        assert_eq!(back.check, FineCheck::Unchecked);
         assert_eq!(back.interior, v.interior);
     }
 }
